@@ -1,0 +1,314 @@
+"""The command line: options -> Settings -> Check. The only module that exits.
+
+Flags overlap check_rbl's where they can (-H, -s, -n, -w/-c as counts, -t),
+so the ITL's ``rbl`` CheckCommand drives this plugin unchanged. Every way out
+is a Nagios exit code with one line on stdout: usage errors are UNKNOWN (3),
+never argparse's 2, never a traceback, nothing on stderr.
+"""
+
+import time
+
+STARTED = time.monotonic()  # the -t budget counts from here, before the heavy imports
+
+import argparse  # noqa: E402
+import math  # noqa: E402
+import sys  # noqa: E402
+from collections.abc import Callable, Sequence  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import NoReturn  # noqa: E402
+
+from check_dnsbl import __version__  # noqa: E402
+from check_dnsbl.catalog import Catalog, CatalogError, DnsblList, normalize_zone, parse_lists  # noqa: E402
+from check_dnsbl.settings import (  # noqa: E402
+    Settings,
+    parse_resolver,
+    parse_target,
+    system_resolvers,
+)
+
+PREFIX = "DNSBL"
+
+
+class UsageError(Exception):
+    """Bad command line; the message is the one line shown."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _count(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        if not text.strip().isdigit() or int(text) < minimum:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= {minimum}")
+        return int(text)
+
+    return parse
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 < value <= 3600):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0-3600)")
+    return value
+
+
+def build_parser() -> _Parser:
+    p = _Parser(
+        prog="check_dnsbl",
+        add_help=False,
+        allow_abbrev=False,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(
+            "Check whether a mail server's address is listed on DNS blocklists (DNSBLs).\n"
+            "Every list's answer ends as listed, not listed, or unusable (with the\n"
+            "reason): an error code, a dead list or a timeout is never a listing."
+        ),
+        epilog=(
+            "Exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (also for usage errors,\n"
+            "-h, -V and --show-lists).\n"
+            "Perfdata: listed, lists, errors, time (s); addresses and addresses_listed\n"
+            "when several addresses are checked."
+        ),
+    )
+    a = p.add_argument
+    a(
+        "-H",
+        "--host",
+        "--hostname",
+        dest="targets",
+        action="append",
+        default=[],
+        metavar="ADDRESS",
+        help="IPv4, IPv6 or host name to check; repeatable. A host name is resolved "
+        "and every A and AAAA address is checked.",
+    )
+    a(
+        "-s",
+        "--server",
+        "--list",
+        dest="zones",
+        action="append",
+        default=[],
+        metavar="ZONE",
+        help="DNSBL zone to ask; repeatable. Default: the built-in default set "
+        "(see --show-lists).",
+    )
+    a(
+        "--lists-file",
+        type=Path,
+        metavar="PATH",
+        help="list definitions (TOML, same fields as the catalog); its lists replace "
+        "the default set unless -s picks zones.",
+    )
+    a(
+        "-n",
+        "--nameserver",
+        dest="nameservers",
+        action="append",
+        default=[],
+        metavar="ADDR[:PORT]",
+        help="resolver to use; repeatable; [IPv6]:PORT for IPv6. Default: /etc/resolv.conf. "
+        "Use your own resolver: Spamhaus refuses public ones.",
+    )
+    a(
+        "-w",
+        "--warning",
+        type=_count(1),
+        default=1,
+        metavar="N",
+        help="WARNING when an address is listed on at least N lists (default 1)",
+    )
+    a(
+        "-c",
+        "--critical",
+        type=_count(1),
+        default=2,
+        metavar="N",
+        help="CRITICAL when an address is listed on at least N lists (default 2). "
+        "A hit on a list of severity critical is CRITICAL by itself.",
+    )
+    a(
+        "--errors-warning",
+        type=_count(0),
+        default=1,
+        metavar="N",
+        help="WARNING when at least N lists are unusable (default 1; 0 never)",
+    )
+    a(
+        "--errors-critical",
+        type=_count(0),
+        default=0,
+        metavar="N",
+        help="CRITICAL when at least N lists are unusable (default 0: never)",
+    )
+    a(
+        "-t",
+        "--timeout",
+        type=_seconds,
+        default=15.0,
+        metavar="SECONDS",
+        help="whole-run budget (default 15); the result, with every answer received, "
+        "is printed before it runs out",
+    )
+    a(
+        "--query-timeout",
+        type=_seconds,
+        default=2.0,
+        metavar="SECONDS",
+        help="wait for one answer before retrying (default 2)",
+    )
+    a(
+        "--retries",
+        "--retry",
+        type=_count(0),
+        default=1,
+        metavar="N",
+        help="retries of an unanswered query, rotating through the resolvers (default 1)",
+    )
+    a(
+        "--workers",
+        type=_count(1),
+        default=256,
+        metavar="N",
+        help="queries in flight at once (default 256)",
+    )
+    a("--show-lists", action="store_true", help="print the list catalog and exit")
+    a(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="more detail: -v every list's verdict, -vv query statistics (up to -vvv)",
+    )
+    a("-V", "--version", action="store_true", help="print the version and exit")
+    a("-h", "--help", action="store_true", help="print this help and exit")
+    return p
+
+
+def parse(argv: Sequence[str]) -> Settings:
+    """Validated Settings; UsageError with a one-line message otherwise."""
+    args = build_parser().parse_args(argv)
+    if not args.targets:
+        raise UsageError("no address to check: give -H ADDRESS")
+    if args.critical < args.warning:
+        raise UsageError("-c must not be lower than -w")
+    try:
+        targets = tuple(parse_target(t) for t in args.targets)
+        zones = tuple(dict.fromkeys(normalize_zone(z) for z in args.zones))
+        resolvers = tuple(parse_resolver(n) for n in args.nameservers) or system_resolvers()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    extra: tuple[DnsblList, ...] = ()
+    if args.lists_file:
+        try:
+            text = args.lists_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read --lists-file {args.lists_file}: {exc}") from None
+        try:
+            extra = parse_lists(text, str(args.lists_file), default=True)
+        except CatalogError as exc:
+            raise UsageError(str(exc)) from None
+    catalog = Catalog.load(extra)
+    if zones:
+        lists = tuple(catalog.get(z) for z in zones)
+    elif extra:
+        lists = tuple(lst for lst in extra if lst.default)
+    else:
+        lists = catalog.defaults()
+    if not lists:
+        raise UsageError("no list to ask: give -s ZONE or lists with default = true")
+    return Settings(
+        targets=tuple(dict.fromkeys(targets)),
+        lists=lists,
+        resolvers=resolvers,
+        warning=args.warning,
+        critical=args.critical,
+        errors_warning=args.errors_warning,
+        errors_critical=args.errors_critical,
+        timeout=args.timeout,
+        query_timeout=args.query_timeout,
+        retries=args.retries,
+        workers=args.workers,
+        verbosity=min(args.verbose, 3),
+        started=STARTED,
+    )
+
+
+def show_lists() -> str:
+    """The catalog as a table, for --show-lists."""
+    rows = ["zone | default | severity | ipv6 | name / status | lookup"]
+    for lst in Catalog.load().lists.values():
+        if lst.dead:
+            rows.append(f"{lst.zone} | - | - | - | DEAD: {lst.dead} | -")
+            continue
+        ipv6 = {True: "yes", False: "no", None: "?"}[lst.ipv6]
+        rows.append(
+            f"{lst.zone} | {'yes' if lst.default else 'no'} | {lst.severity} | {ipv6} | "
+            f"{lst.name} | {lst.url or '-'}"
+        )
+    return "\n".join(rows).replace("|", "\t")
+
+
+def _exit(state: int, line: str) -> NoReturn:
+    print(line, flush=True)
+    sys.exit(state)
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """Run the check; always exits 0-3 with the result on stdout only."""
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="replace")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        parser = build_parser()
+        args, _ = parser.parse_known_args(argv)
+        if args.help:
+            _exit(3, parser.format_help().rstrip())
+        if args.version:
+            _exit(3, f"check_dnsbl {__version__}")
+        if args.show_lists:
+            _exit(3, show_lists())
+        settings = parse(argv)
+    except UsageError as exc:
+        _exit(3, f"{PREFIX} UNKNOWN - {exc} (see --help)")
+    except SystemExit:
+        raise
+    except Exception as exc:  # a bug must still give one line, never a traceback
+        _exit(
+            3,
+            f"{PREFIX} UNKNOWN - internal error: {type(exc).__name__}: {exc}",
+        )
+    run(settings)
+
+
+def run(settings: Settings) -> NoReturn:
+    """Build the Check from Settings and hand it to nagiosplugin's Runtime."""
+    try:
+        import nagiosplugin
+
+        from check_dnsbl.contexts import AddressContext, ErrorsContext, PerfContext
+        from check_dnsbl.resource import Dnsbl
+        from check_dnsbl.summary import DnsblSummary
+
+        check = nagiosplugin.Check(
+            Dnsbl(settings),
+            AddressContext(settings.warning, settings.critical),
+            ErrorsContext(settings.errors_warning, settings.errors_critical),
+            PerfContext("listed", settings.warning, settings.critical),
+            PerfContext("perf"),
+            DnsblSummary(settings.verbosity),
+        )
+        # nagiosplugin prints long output only at verbose >= 1; ours is always
+        # wanted, so its levels are shifted by one. The alarm is a backstop
+        # only: the Resource ends its own work before settings.deadline.
+        check.main(verbose=1 + min(settings.verbosity, 2), timeout=math.ceil(settings.timeout) + 1)
+    except SystemExit:
+        raise
+    except Exception as exc:  # nagiosplugin.Timeout included: one line, no traceback
+        _exit(3, f"{PREFIX} UNKNOWN - {type(exc).__name__}: {exc}")
+    raise AssertionError("nagiosplugin returned without exiting")

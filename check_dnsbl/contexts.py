@@ -1,0 +1,90 @@
+"""Evaluation: verdicts and counts become states.
+
+Thresholds are counts, as in check_rbl: ``-w N`` is WARNING at N or more
+listings. Perfdata carries the equivalent Nagios range, ``N-1``.
+"""
+
+import nagiosplugin
+from nagiosplugin.state import Critical, Ok, Unknown, Warn
+
+from check_dnsbl.verdict import AddressReport, Status
+
+
+def count_range(at_least: int) -> str:
+    """The Nagios range that alerts at ``at_least`` or more ("" when disabled)."""
+    return str(at_least - 1) if at_least > 0 else ""
+
+
+class AddressContext(nagiosplugin.Context):
+    """One address: a hit on a critical-severity list is CRITICAL by itself;
+    other hits (info lists excluded) count toward -w/-c."""
+
+    def __init__(self, warning: int, critical: int) -> None:
+        super().__init__("address")
+        self.warning, self.critical = warning, critical
+
+    def evaluate(self, metric: nagiosplugin.Metric, resource: object) -> nagiosplugin.Result:
+        report: AddressReport = metric.value
+        counted = report.counted
+        if any(v.dnsbl.severity == "critical" for v in counted) or len(counted) >= self.critical:
+            return self.result_cls(Critical, metric=metric)
+        if len(counted) >= self.warning:
+            return self.result_cls(Warn, metric=metric)
+        return self.result_cls(Ok, metric=metric)
+
+
+class ErrorsContext(nagiosplugin.Context):
+    """Unusable lists: WARNING/CRITICAL at the --errors-* counts; UNKNOWN
+    when no list gave a usable answer at all, since then nothing is known."""
+
+    def __init__(self, warning: int, critical: int) -> None:
+        super().__init__("errors")
+        self.warning, self.critical = warning, critical
+
+    def evaluate(self, metric: nagiosplugin.Metric, resource: object) -> nagiosplugin.Result:
+        reports: tuple[AddressReport, ...] = getattr(resource, "reports", ())
+        if not any(r.having(Status.LISTED, Status.CLEAN) for r in reports):
+            return self.result_cls(Unknown, metric=metric)
+        if self.critical and metric.value >= self.critical:
+            return self.result_cls(Critical, metric=metric)
+        if self.warning and metric.value >= self.warning:
+            return self.result_cls(Warn, metric=metric)
+        return self.result_cls(Ok, metric=metric)
+
+    def performance(
+        self, metric: nagiosplugin.Metric, resource: object
+    ) -> nagiosplugin.Performance:
+        return nagiosplugin.Performance(
+            "errors",
+            metric.value,
+            "",
+            count_range(self.warning),
+            count_range(self.critical),
+            metric.min,
+            metric.max,
+        )
+
+
+class PerfContext(nagiosplugin.Context):
+    """Perfdata only; never changes the state. The thresholds shown are the
+    -w/-c counts as Nagios ranges, so graphs can draw them."""
+
+    def __init__(self, name: str, warning: int = 0, critical: int = 0) -> None:
+        super().__init__(name)
+        self.warning, self.critical = warning, critical
+
+    def evaluate(self, metric: nagiosplugin.Metric, resource: object) -> nagiosplugin.Result:
+        return self.result_cls(Ok, metric=metric)
+
+    def performance(
+        self, metric: nagiosplugin.Metric, resource: object
+    ) -> nagiosplugin.Performance:
+        return nagiosplugin.Performance(
+            metric.name,
+            metric.value,
+            metric.uom or "",
+            count_range(self.warning),
+            count_range(self.critical),
+            metric.min,
+            "" if metric.max is None else metric.max,
+        )

@@ -1,0 +1,229 @@
+"""An asyncio stub-resolver client on dnspython's message API.
+
+Why not ``dns.asyncresolver``: it opens a socket per query and has no notion
+of a run-wide deadline. A DNSBL check sends hundreds to thousands of queries
+to one recursive resolver, and must come back with every answer it got before
+its own time runs out. So: one connected UDP socket per resolver, random query
+IDs, replies matched on ID *and* question (mismatched or malformed packets are
+ignored), bounded queries in flight, retries that rotate through the
+resolvers, TCP when a reply is truncated, and nothing waits past the deadline.
+"""
+
+import asyncio
+import secrets
+import struct
+import time
+from dataclasses import dataclass
+
+import dns.exception
+import dns.flags
+import dns.message
+import dns.rcode
+import dns.rdatatype
+
+from check_dnsbl.settings import Resolver
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The resolver's answer: its rcode and the records of the asked type."""
+
+    rcode: str
+    records: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Failure:
+    """No usable reply; the reason in words."""
+
+    reason: str
+
+
+Outcome = Reply | Failure
+
+
+class _Channel(asyncio.DatagramProtocol):
+    """One connected UDP socket to one resolver, shared by all queries."""
+
+    def __init__(self, resolver: Resolver) -> None:
+        self.resolver = resolver
+        self.transport: asyncio.DatagramTransport | None = None
+        self.pending: dict[
+            int, tuple[dns.message.Message, asyncio.Future[dns.message.Message]]
+        ] = {}
+        self.refused: str = ""
+        self.junk = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: object) -> None:
+        if len(data) < 2:
+            self.junk += 1
+            return
+        entry = self.pending.get(struct.unpack("!H", data[:2])[0])
+        try:
+            reply = dns.message.from_wire(data)
+        except dns.exception.DNSException:
+            self.junk += 1
+            return
+        if entry is None or not entry[0].is_response(reply):
+            self.junk += 1
+            return
+        if not entry[1].done():
+            entry[1].set_result(reply)
+
+    def error_received(self, exc: Exception) -> None:
+        # A connected UDP socket reports ICMP port unreachable here: nothing
+        # listens on the resolver's port. Every waiting query fails at once.
+        self.refused = (
+            f"resolver {self.resolver} unreachable ({getattr(exc, 'strerror', None) or exc})"
+        )
+        for _, future in self.pending.values():
+            if not future.done():
+                future.set_exception(ConnectionRefusedError(self.refused))
+
+    async def exchange(
+        self, query: dns.message.Message, wait: float
+    ) -> dns.message.Message | None:
+        """Send ``query`` under a fresh ID; the reply, or None after ``wait`` seconds."""
+        assert self.transport is not None
+        if self.refused:
+            raise ConnectionRefusedError(self.refused)
+        qid = secrets.randbelow(65536)
+        while qid in self.pending:
+            qid = secrets.randbelow(65536)
+        query.id = qid
+        future: asyncio.Future[dns.message.Message] = asyncio.get_running_loop().create_future()
+        self.pending[qid] = (query, future)
+        try:
+            self.transport.sendto(query.to_wire())
+            return await asyncio.wait_for(future, wait)
+        except TimeoutError:
+            return None
+        finally:
+            del self.pending[qid]
+
+
+class DnsClient:
+    """Queries through the given resolvers, all under one deadline."""
+
+    def __init__(
+        self,
+        resolvers: tuple[Resolver, ...],
+        query_timeout: float,
+        retries: int,
+        workers: int,
+        deadline: float,
+    ) -> None:
+        self.resolvers = resolvers
+        self.query_timeout = query_timeout
+        self.retries = retries
+        self.deadline = deadline
+        self.slots = asyncio.Semaphore(workers)
+        self.channels: list[_Channel] = []
+        self.cache: dict[tuple[str, dns.rdatatype.RdataType], asyncio.Task[Outcome]] = {}
+        self.sent = 0
+
+    async def __aenter__(self) -> "DnsClient":
+        loop = asyncio.get_running_loop()
+        for resolver in self.resolvers:
+            channel = _Channel(resolver)
+            await loop.create_datagram_endpoint(
+                lambda c=channel: c,  # type: ignore[misc]
+                remote_addr=(resolver.host, resolver.port),
+            )
+            self.channels.append(channel)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for task in self.cache.values():
+            task.cancel()
+        for channel in self.channels:
+            if channel.transport is not None:
+                channel.transport.close()
+
+    @property
+    def junk(self) -> int:
+        """Replies ignored as malformed or not matching a query."""
+        return sum(channel.junk for channel in self.channels)
+
+    def query(self, name: str, rdtype: dns.rdatatype.RdataType) -> "asyncio.Task[Outcome]":
+        """Ask once per (name, type) per run; callers share the answer."""
+        key = (name.lower(), rdtype)
+        if key not in self.cache:
+            self.cache[key] = asyncio.ensure_future(self._resolve(name, rdtype))
+        return self.cache[key]
+
+    async def _resolve(self, name: str, rdtype: dns.rdatatype.RdataType) -> Outcome:
+        query = dns.message.make_query(name, rdtype, use_edns=0, payload=1232)
+        tries = self.retries + 1
+        reason = "no answer"
+        for attempt in range(tries):
+            channel = self.channels[attempt % len(self.channels)]
+            async with self.slots:
+                wait = min(self.query_timeout, self.deadline - time.monotonic())
+                if wait <= 0:
+                    reason = "no answer before the run's deadline (-t)"
+                    break
+                self.sent += 1
+                try:
+                    reply = await channel.exchange(query, wait)
+                except ConnectionRefusedError as exc:
+                    reason = str(exc)
+                    continue
+            if reply is None:
+                reason = f"timeout: no answer from resolver {channel.resolver}"
+                continue
+            if reply.flags & dns.flags.TC:
+                reply = await self._tcp(channel.resolver, query)
+                if reply is None:
+                    reason = f"truncated reply and no TCP answer from resolver {channel.resolver}"
+                    continue
+            rcode = reply.rcode()
+            if rcode in (dns.rcode.SERVFAIL, dns.rcode.REFUSED) and attempt + 1 < min(
+                tries, len(self.channels)
+            ):
+                reason = f"resolver {channel.resolver} answered {dns.rcode.to_text(rcode)}"
+                continue
+            return Reply(dns.rcode.to_text(rcode), _records(reply, rdtype))
+        junk = self.junk
+        if junk:
+            reason += f" ({junk} malformed or mismatched replies ignored)"
+        return Failure(f"{reason} after {attempt + 1} {'try' if attempt == 0 else 'tries'}")
+
+    async def _tcp(
+        self, resolver: Resolver, query: dns.message.Message
+    ) -> dns.message.Message | None:
+        """Ask again over TCP (RFC 7766), within the remaining time."""
+        wait = min(self.query_timeout, self.deadline - time.monotonic())
+        if wait <= 0:
+            return None
+        writer = None
+        try:
+            async with asyncio.timeout(wait):
+                reader, writer = await asyncio.open_connection(resolver.host, resolver.port)
+                wire = query.to_wire()
+                writer.write(struct.pack("!H", len(wire)) + wire)
+                (length,) = struct.unpack("!H", await reader.readexactly(2))
+                reply = dns.message.from_wire(await reader.readexactly(length))
+            return reply if query.is_response(reply) else None
+        except (OSError, TimeoutError, EOFError, dns.exception.DNSException):
+            return None
+        finally:
+            if writer is not None:
+                writer.close()
+
+
+def _records(reply: dns.message.Message, rdtype: dns.rdatatype.RdataType) -> tuple[str, ...]:
+    """The answer's A addresses or TXT strings (CNAMEs are followed by the resolver)."""
+    found: list[str] = []
+    for rrset in reply.answer:
+        if rrset.rdtype != rdtype:
+            continue
+        for rdata in rrset:
+            if rdtype == dns.rdatatype.TXT:
+                found.append(b"".join(rdata.strings).decode("utf-8", "replace"))
+            else:
+                found.append(rdata.address)
+    return tuple(found)

@@ -1,0 +1,130 @@
+"""Verdicts: what one list's answer about one address means. Pure functions.
+
+Every (address, list) pair ends as exactly one Status. An UNUSABLE answer (an
+error code, a wildcard, a timeout, ...) is never counted as listed and never
+as clean: that is the difference from check_rbl.
+"""
+
+import enum
+import ipaddress
+from dataclasses import dataclass, replace
+
+from check_dnsbl.catalog import DnsblList
+from check_dnsbl.dnsclient import Failure, Outcome
+
+LOOPBACK = ipaddress.IPv4Network("127.0.0.0/8")
+RESERVED = ipaddress.IPv4Address("127.0.0.1")
+
+
+class Status(enum.Enum):
+    LISTED = "listed"
+    CLEAN = "not listed"
+    UNUSABLE = "unusable"
+    NOT_APPLICABLE = "not applicable"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One list's verdict on one address."""
+
+    dnsbl: DnsblList
+    status: Status
+    codes: tuple[ipaddress.IPv4Address, ...] = ()
+    reason: str = ""
+    txt: str = ""
+
+    @property
+    def counts(self) -> bool:
+        """A listing that counts toward the thresholds (info lists never do)."""
+        return self.status is Status.LISTED and self.dnsbl.severity != "info"
+
+
+def classify(dnsbl: DnsblList, outcome: Outcome) -> Verdict:
+    """Turn the resolver's answer to an A query into a verdict.
+
+    Order matters: answers outside 127/8 and operator error codes are checked
+    before anything is read as a listing.
+    """
+    if isinstance(outcome, Failure):
+        return Verdict(dnsbl, Status.UNUSABLE, reason=outcome.reason)
+    if outcome.rcode == "NXDOMAIN" or (outcome.rcode == "NOERROR" and not outcome.records):
+        return Verdict(dnsbl, Status.CLEAN)
+    if outcome.rcode != "NOERROR":
+        return Verdict(dnsbl, Status.UNUSABLE, reason=f"resolver answered {outcome.rcode}")
+    codes = tuple(sorted({ipaddress.IPv4Address(a) for a in outcome.records}))
+    for code in codes:
+        if code not in LOOPBACK:
+            return Verdict(
+                dnsbl,
+                Status.UNUSABLE,
+                codes,
+                f"answer {code} is outside 127.0.0.0/8: parked or hijacked zone, "
+                "or a resolver rewriting NXDOMAIN",
+            )
+    for code in codes:
+        error = dnsbl.error(code)
+        if error:
+            return Verdict(dnsbl, Status.UNUSABLE, codes, f"{error} ({code})")
+    if RESERVED in codes and dnsbl.decode(RESERVED) is None:
+        return Verdict(
+            dnsbl, Status.UNUSABLE, codes, "answer 127.0.0.1 is not a listing (query refused)"
+        )
+    return Verdict(dnsbl, Status.LISTED, codes)
+
+
+def with_txt(verdict: Verdict, outcome: Outcome) -> Verdict:
+    """Attach the TXT reason of a listing, if the list gave one."""
+    if isinstance(outcome, Failure) or not outcome.records:
+        return verdict
+    return replace(verdict, txt=" ".join(outcome.records))
+
+
+def self_tested(verdict: Verdict, positive: Verdict, negative: Verdict, family: int) -> Verdict:
+    """Apply the RFC 5782 §5 self-test of the list to one verdict.
+
+    ``positive`` is the list's verdict on 127.0.0.2 (or ::ffff:7f00:2), which
+    must be listed; ``negative`` on 127.0.0.1 (::ffff:7f00:1), which must not.
+    A listed negative entry means a dead or wildcarded list: its hits are void.
+    A missing positive entry means an empty list, or one refusing us: its
+    "not listed" means nothing. A listing is kept either way.
+    """
+    if verdict.status in (Status.UNUSABLE, Status.NOT_APPLICABLE):
+        return verdict
+    test = "::ffff:7f00:1" if family == 6 else "127.0.0.1"
+    if negative.status is Status.LISTED:
+        return replace(
+            verdict,
+            status=Status.UNUSABLE,
+            reason=f"lists the test address {test} too: dead or wildcarded list, remove it",
+        )
+    if verdict.status is Status.CLEAN and positive.status is not Status.LISTED:
+        test = "::ffff:7f00:2" if family == 6 else "127.0.0.2"
+        if positive.status is Status.CLEAN:
+            why = f"test entry {test} is not listed: list empty, dead or refusing this resolver"
+            if family == 6:
+                why = f"IPv6 test entry {test} is not listed: no IPv6 data, or refusing us"
+        else:
+            why = f"test entry {test}: {positive.reason}"
+        return replace(verdict, status=Status.UNUSABLE, reason=f"self-test failed: {why}")
+    return verdict
+
+
+@dataclass(frozen=True)
+class AddressReport:
+    """Every list's verdict on one address."""
+
+    address: str
+    origin: str
+    verdicts: tuple[Verdict, ...]
+
+    def having(self, *statuses: Status) -> tuple[Verdict, ...]:
+        return tuple(v for v in self.verdicts if v.status in statuses)
+
+    @property
+    def counted(self) -> tuple[Verdict, ...]:
+        return tuple(v for v in self.verdicts if v.counts)
+
+    @property
+    def asked(self) -> int:
+        """Lists that could judge this address (not-applicable ones excluded)."""
+        return len(self.verdicts) - len(self.having(Status.NOT_APPLICABLE))
