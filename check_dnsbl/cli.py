@@ -12,6 +12,7 @@ STARTED = time.monotonic()  # the -t budget counts from here, before the heavy i
 
 import argparse  # noqa: E402
 import math  # noqa: E402
+import os  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import Callable, Sequence  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -240,22 +241,29 @@ def parse(argv: Sequence[str]) -> Settings:
 
 
 def show_lists() -> str:
-    """The catalog as a table, for --show-lists."""
-    rows = ["zone | default | severity | ipv6 | name / status | lookup"]
+    """The catalog as an aligned table, for --show-lists."""
+    rows = [("ZONE", "DEFAULT", "SEVERITY", "IPV6", "NAME / STATUS", "LOOKUP")]
     for lst in Catalog.load().lists.values():
         if lst.dead:
-            rows.append(f"{lst.zone} | - | - | - | DEAD: {lst.dead} | -")
+            rows.append((lst.zone, "-", "-", "-", f"DEAD: {lst.dead}", "-"))
             continue
         ipv6 = {True: "yes", False: "no", None: "?"}[lst.ipv6]
-        rows.append(
-            f"{lst.zone} | {'yes' if lst.default else 'no'} | {lst.severity} | {ipv6} | "
-            f"{lst.name} | {lst.url or '-'}"
-        )
-    return "\n".join(rows).replace("|", "\t")
+        default = "yes" if lst.default else "no"
+        rows.append((lst.zone, default, lst.severity, ipv6, lst.name, lst.url or "-"))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
+        + "  "
+        + row[5]
+        for row in rows
+    )
 
 
 def _exit(state: int, line: str) -> NoReturn:
-    print(line, flush=True)
+    try:
+        print(line, flush=True)
+    except BrokenPipeError:  # e.g. `check_dnsbl --show-lists | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     sys.exit(state)
 
 

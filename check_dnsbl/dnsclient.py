@@ -157,16 +157,15 @@ class DnsClient:
 
     async def _resolve(self, name: str, rdtype: dns.rdatatype.RdataType) -> Outcome:
         query = dns.message.make_query(name, rdtype, use_edns=0, payload=1232)
-        tries = self.retries + 1
-        reason = "no answer"
-        for attempt in range(tries):
+        reason, tries = "timeout: no answer before the run's deadline (-t)", 0
+        for attempt in range(self.retries + 1):
             channel = self.channels[attempt % len(self.channels)]
             async with self.slots:
                 wait = min(self.query_timeout, self.deadline - time.monotonic())
                 if wait <= 0:
-                    reason = "no answer before the run's deadline (-t)"
                     break
                 self.sent += 1
+                tries += 1
                 try:
                     reply = await channel.exchange(query, wait)
                 except ConnectionRefusedError as exc:
@@ -174,6 +173,8 @@ class DnsClient:
                     continue
             if reply is None:
                 reason = f"timeout: no answer from resolver {channel.resolver}"
+                if wait < self.query_timeout:  # cut short by the deadline
+                    reason = "timeout: no answer before the run's deadline (-t)"
                 continue
             if reply.flags & dns.flags.TC:
                 reply = await self._tcp(channel.resolver, query)
@@ -182,15 +183,16 @@ class DnsClient:
                     continue
             rcode = reply.rcode()
             if rcode in (dns.rcode.SERVFAIL, dns.rcode.REFUSED) and attempt + 1 < min(
-                tries, len(self.channels)
+                self.retries + 1, len(self.channels)
             ):
                 reason = f"resolver {channel.resolver} answered {dns.rcode.to_text(rcode)}"
                 continue
             return Reply(dns.rcode.to_text(rcode), _records(reply, rdtype))
-        junk = self.junk
-        if junk:
-            reason += f" ({junk} malformed or mismatched replies ignored)"
-        return Failure(f"{reason} after {attempt + 1} {'try' if attempt == 0 else 'tries'}")
+        if tries:
+            reason += f" after {tries} {'try' if tries == 1 else 'tries'}"
+        if self.junk:
+            reason += f" ({self.junk} malformed or mismatched replies ignored)"
+        return Failure(reason)
 
     async def _tcp(
         self, resolver: Resolver, query: dns.message.Message

@@ -116,12 +116,13 @@ class DnsblSummary(nagiosplugin.Summary):
                     + tail
                 )
             clean = len(report.having(Status.CLEAN))
-            of = f" of {report.asked}" if clean != report.asked else ""
-            return f"{_who(report)} not listed on {clean}{of} lists" + tail
+            asked = _plural(report.asked, "list")
+            of = f"{clean} of {asked}" if clean != report.asked else asked
+            return f"{_who(report)} not listed on {of}" + tail
         listed = [r for r in reports if r.having(Status.LISTED)]
-        lists = max(r.asked for r in reports)
         if not listed:
-            return f"{len(reports)} addresses not listed on {_plural(lists, 'list')}" + tail
+            lists = _plural(max(r.asked for r in reports), "list")
+            return f"{len(reports)} addresses not listed on {lists}" + tail
         each = [
             f"{_who(r)} on " + ", ".join(listing(v) for v in r.having(Status.LISTED))
             for r in listed

@@ -1,0 +1,71 @@
+"""Shared test helpers: run the plugin as Icinga does and read its output."""
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import nagiosplugin.runtime
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def fresh_runtime() -> Iterator[None]:
+    """nagiosplugin's Runtime is a process-wide singleton that piles up output."""
+    nagiosplugin.runtime.Runtime.instance = None
+    yield
+    nagiosplugin.runtime.Runtime.instance = None
+
+
+@dataclass(frozen=True)
+class Run:
+    """One plugin run: exit code and output, with the parts Icinga reads."""
+
+    returncode: int
+    stdout: str
+
+    @property
+    def lines(self) -> list[str]:
+        return self.stdout.splitlines()
+
+    @property
+    def first_line(self) -> str:
+        return self.lines[0]
+
+    @property
+    def long_output(self) -> list[str]:
+        return [line for line in self.lines[1:] if not line.startswith("| ")]
+
+    @property
+    def perfdata(self) -> dict[str, str]:
+        """label -> the whole value field (``value[uom];warn;crit;min;max``)."""
+        perf = [line[2:] for line in self.lines if line.startswith("| ")]
+        assert len(perf) <= 1, self.stdout
+        return dict(item.split("=", 1) for item in (perf[0].split() if perf else []))
+
+    def value(self, label: str) -> str:
+        return self.perfdata[label].split(";")[0]
+
+
+def check_dnsbl(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> Run:
+    """Run ``python -m check_dnsbl`` with this interpreter, as a monitoring core would.
+
+    Every run must keep stderr empty (Icinga 2 merges it into the output) and
+    never print a traceback.
+    """
+    proc = subprocess.run(
+        [sys.executable, "-m", "check_dnsbl", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        check=False,
+    )
+    assert proc.stderr == "", proc.stderr
+    assert "Traceback" not in proc.stdout, proc.stdout
+    assert proc.returncode in (0, 1, 2, 3), proc
+    return Run(proc.returncode, proc.stdout)

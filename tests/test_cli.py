@@ -1,0 +1,87 @@
+"""The command line contract: one line and exit 3 for every usage error."""
+
+import importlib.metadata
+from pathlib import Path
+
+import pytest
+
+import check_dnsbl
+from tests.conftest import check_dnsbl as run
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "no address to check: give -H ADDRESS"),
+        (["-H", "300.1.1.1"], "'300.1.1.1' is not an IP address or host name"),
+        (["-H", "192.0.2.1", "-s", "not a zone"], "'not a zone' is not a DNS zone name"),
+        (["-H", "192.0.2.1", "-w", "x"], "argument -w/--warning: 'x' is not a whole number >= 1"),
+        (["-H", "192.0.2.1", "-w", "0"], "argument -w/--warning: '0' is not a whole number >= 1"),
+        (["-H", "192.0.2.1", "-w", "3", "-c", "2"], "-c must not be lower than -w"),
+        (["-H", "192.0.2.1", "-t", "0"], "argument -t/--timeout: '0' is not a number of seconds"),
+        (
+            ["-H", "192.0.2.1", "-t", "nan"],
+            "argument -t/--timeout: 'nan' is not a number of seconds",
+        ),
+        (["-H", "192.0.2.1", "-n", "dns.google"], "'dns.google' is not an IP address"),
+        (["-H", "192.0.2.1", "--bogus"], "unrecognized arguments: --bogus"),
+        (["-H"], "argument -H/--host/--hostname: expected one argument"),
+        (["-H", "192.0.2.1", "--lists-file", "/nonexistent"], "cannot read --lists-file"),
+    ],
+)
+def test_usage_errors_are_one_line_unknown(args: list[str], message: str) -> None:
+    result = run(*args)
+    assert result.returncode == 3
+    assert len(result.lines) == 1
+    assert result.first_line.startswith("DNSBL UNKNOWN - ")
+    assert message in result.first_line
+
+
+def test_bad_lists_file(tmp_path: Path) -> None:
+    bad = tmp_path / "lists.toml"
+    bad.write_text('[[list]]\nzone = "a.test"\nseverity = "loud"\n')
+    result = run("-H", "192.0.2.1", "--lists-file", str(bad))
+    assert (result.returncode, len(result.lines)) == (3, 1)
+    assert "list #1 (a.test): severity must be one of critical, normal, info" in result.first_line
+
+
+def test_version_is_the_package_version() -> None:
+    result = run("-V")
+    assert (result.returncode, result.stdout) == (3, f"check_dnsbl {check_dnsbl.__version__}\n")
+    try:
+        installed = importlib.metadata.version("check_dnsbl")
+    except importlib.metadata.PackageNotFoundError:
+        return  # run from the source tree (Debian's python): nothing else to compare
+    assert installed == check_dnsbl.__version__
+
+
+def test_help_lists_every_option_and_exits_unknown() -> None:
+    result = run("--help")
+    assert result.returncode == 3
+    for option in (
+        "--hostname",
+        "--list",
+        "--lists-file",
+        "--nameserver",
+        "--warning",
+        "--critical",
+        "--timeout",
+        "--query-timeout",
+        "--retries",
+        "--workers",
+        "--errors-warning",
+        "--errors-critical",
+        "--show-lists",
+        "--version",
+    ):
+        assert option in result.stdout
+
+
+def test_show_lists_marks_defaults_and_dead_lists() -> None:
+    result = run("--show-lists")
+    assert result.returncode == 3
+    rows = {line.split()[0]: line.split() for line in result.lines[1:]}
+    assert rows["zen.spamhaus.org"][1:4] == ["yes", "critical", "yes"]
+    assert rows["b.barracudacentral.org"][1:4] == ["yes", "critical", "no"]
+    assert rows["sbl.spamhaus.org"][1] == "no"
+    assert " DEAD: SORBS was shut down on 5 June 2024 " in result.stdout

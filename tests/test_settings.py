@@ -1,0 +1,47 @@
+from pathlib import Path
+
+import pytest
+
+from check_dnsbl.settings import Resolver, parse_resolver, parse_target, system_resolvers
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("127.0.0.1", Resolver("127.0.0.1", 53)),
+        ("127.0.0.1:5353", Resolver("127.0.0.1", 5353)),
+        ("::1", Resolver("::1", 53)),
+        ("[::1]:5353", Resolver("::1", 5353)),
+        ("[2001:db8::1]", Resolver("2001:db8::1", 53)),
+    ],
+)
+def test_resolver_forms(text: str, expected: Resolver) -> None:
+    assert parse_resolver(text) == expected
+
+
+@pytest.mark.parametrize("bad", ["dns.google", "1.2.3.4:0", "1.2.3.4:99999", "[::1", "[::1]x"])
+def test_bad_resolvers(bad: str) -> None:
+    with pytest.raises(ValueError, match=r"."):
+        parse_resolver(bad)
+
+
+def test_resolver_text_form() -> None:
+    assert (str(Resolver("::1", 53)), str(Resolver("127.0.0.1", 53))) == (
+        "[::1]:53",
+        "127.0.0.1:53",
+    )
+
+
+def test_resolv_conf(tmp_path: Path) -> None:
+    conf = tmp_path / "resolv.conf"
+    conf.write_text("search x\nnameserver 10.0.0.1\nnameserver fe80::1%eth0\nnameserver junk\n")
+    assert system_resolvers(conf) == (Resolver("10.0.0.1"), Resolver("fe80::1"))
+    assert system_resolvers(tmp_path / "missing") == (Resolver("127.0.0.1"),)
+
+
+def test_targets() -> None:
+    assert str(parse_target("2001:DB8::1")) == "2001:db8::1"
+    assert parse_target("Mail.Example.COM.") == "mail.example.com"
+    for bad in ("300.1.1.1", "a b", "", "1.2.3"):
+        with pytest.raises(ValueError, match="is not an IP address or host name"):
+            parse_target(bad)

@@ -1,0 +1,117 @@
+import ipaddress
+
+import pytest
+
+from check_dnsbl.catalog import Catalog
+from check_dnsbl.dnsclient import Failure, Reply
+from check_dnsbl.verdict import Status, Verdict, classify, self_tested, with_txt
+
+CATALOG = Catalog.load()
+ZEN = CATALOG.get("zen.spamhaus.org")
+PLAIN = CATALOG.get("bl.unknown.test")
+
+
+def listed(*codes: str) -> Reply:
+    return Reply("NOERROR", codes)
+
+
+@pytest.mark.parametrize(
+    "outcome", [Reply("NXDOMAIN"), Reply("NOERROR")], ids=["nxdomain", "nodata"]
+)
+def test_no_record_is_not_listed(outcome: Reply) -> None:
+    assert classify(ZEN, outcome).status is Status.CLEAN
+
+
+def test_listing_keeps_codes_sorted() -> None:
+    verdict = classify(ZEN, listed("127.0.0.10", "127.0.0.4"))
+    assert verdict.status is Status.LISTED
+    assert verdict.codes == (
+        ipaddress.IPv4Address("127.0.0.4"),
+        ipaddress.IPv4Address("127.0.0.10"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("code", "reason"),
+    [
+        ("127.255.255.254", "query refused: public/open resolver"),
+        ("127.255.255.255", "query refused: too many queries from this resolver"),
+        ("127.255.255.252", "typo in the DNSBL zone name"),
+        ("127.255.255.7", "Spamhaus error code (not a listing)"),
+    ],
+)
+def test_spamhaus_error_codes_are_never_listings(code: str, reason: str) -> None:
+    verdict = classify(ZEN, listed(code))
+    assert verdict.status is Status.UNUSABLE
+    assert verdict.reason.startswith(reason)
+    assert verdict.reason.endswith(f"({code})")
+
+
+def test_error_code_wins_over_a_listing_code_in_the_same_answer() -> None:
+    assert classify(ZEN, listed("127.0.0.2", "127.255.255.254")).status is Status.UNUSABLE
+
+
+def test_answer_outside_loopback_is_unusable() -> None:
+    verdict = classify(PLAIN, listed("91.195.240.117"))
+    assert verdict.status is Status.UNUSABLE
+    assert verdict.reason.startswith("answer 91.195.240.117 is outside 127.0.0.0/8")
+
+
+def test_127_0_0_1_is_not_a_listing() -> None:
+    assert classify(PLAIN, listed("127.0.0.1")).status is Status.UNUSABLE
+
+
+@pytest.mark.parametrize("rcode", ["SERVFAIL", "REFUSED"])
+def test_resolver_errors_are_unusable_not_clean(rcode: str) -> None:
+    verdict = classify(PLAIN, Reply(rcode))
+    assert (verdict.status, verdict.reason) == (Status.UNUSABLE, f"resolver answered {rcode}")
+
+
+def test_failure_keeps_its_reason() -> None:
+    verdict = classify(PLAIN, Failure("timeout: no answer"))
+    assert (verdict.status, verdict.reason) == (Status.UNUSABLE, "timeout: no answer")
+
+
+def test_txt_is_attached_to_a_listing() -> None:
+    verdict = with_txt(classify(ZEN, listed("127.0.0.4")), Reply("NOERROR", ("a", "b")))
+    assert verdict.txt == "a b"
+    assert with_txt(verdict, Failure("timeout")).txt == "a b"
+
+
+GOOD = Verdict(PLAIN, Status.LISTED)
+NONE = Verdict(PLAIN, Status.CLEAN)
+LOST = Verdict(PLAIN, Status.UNUSABLE, reason="timeout")
+
+
+@pytest.mark.parametrize("verdict", [GOOD, NONE])
+def test_wildcard_list_voids_every_verdict(verdict: Verdict) -> None:
+    result = self_tested(verdict, GOOD, GOOD, 4)
+    assert result.status is Status.UNUSABLE
+    assert result.reason == (
+        "lists the test address 127.0.0.1 too: dead or wildcarded list, remove it"
+    )
+
+
+def test_missing_positive_entry_voids_not_listed_but_keeps_a_listing() -> None:
+    assert self_tested(GOOD, NONE, NONE, 4) == GOOD
+    result = self_tested(NONE, NONE, NONE, 4)
+    assert result.status is Status.UNUSABLE
+    assert result.reason == (
+        "self-test failed: test entry 127.0.0.2 is not listed: "
+        "list empty, dead or refusing this resolver"
+    )
+
+
+def test_ipv6_self_test_names_the_ipv6_entry() -> None:
+    result = self_tested(NONE, NONE, NONE, 6)
+    assert "IPv6 test entry ::ffff:7f00:2 is not listed" in result.reason
+
+
+def test_unanswered_self_test_voids_not_listed() -> None:
+    result = self_tested(NONE, LOST, NONE, 4)
+    assert result.reason == "self-test failed: test entry 127.0.0.2: timeout"
+
+
+def test_passing_self_test_keeps_the_verdict() -> None:
+    assert self_tested(NONE, GOOD, NONE, 4) == NONE
+    assert self_tested(LOST, GOOD, GOOD, 4) == LOST
