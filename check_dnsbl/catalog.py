@@ -8,7 +8,7 @@ import ipaddress
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, TypeVar, cast
 
@@ -17,7 +17,27 @@ SEVERITIES: tuple[Severity, ...] = ("critical", "normal", "info")
 CATALOG_PATH = Path(__file__).with_name("catalog.toml")
 _LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
 T = TypeVar("T")
-_FIELDS = {"zone", "name", "kind", "ipv6", "severity", "default", "url", "codes", "errors", "dead"}
+_FIELDS = {
+    "zone",
+    "name",
+    "kind",
+    "ipv6",
+    "severity",
+    "default",
+    "url",
+    "codes",
+    "bitmask",
+    "errors",
+    "dead",
+    "test_listed",
+    "test_unlisted",
+    "key",
+    "keyed_zone",
+    "key_required",
+}
+Kind = Literal["ip", "domain"]
+#: Key names a list may need, with the option and variable that supply them.
+KEYS = {"dqs": "Spamhaus DQS", "abusix": "Abusix Mail Intelligence"}
 
 
 class CatalogError(ValueError):
@@ -38,27 +58,59 @@ class DnsblList:
 
     zone: str
     name: str = ""
-    kind: Literal["ip"] = "ip"
+    kind: Kind = "ip"
     ipv6: bool | None = None
     severity: Severity = "normal"
     default: bool = False
     url: str = ""
     codes: tuple[tuple[ipaddress.IPv4Network, Code], ...] = ()
+    bitmask: tuple[tuple[int, Code], ...] = ()
     errors: tuple[tuple[ipaddress.IPv4Network, str], ...] = ()
     dead: str = ""
+    test_listed: str = "test"
+    test_unlisted: str = "invalid"
+    key: str = ""
+    keyed_zone: str = ""
+    key_required: bool = False
     known: bool = field(default=True, compare=False)
+    #: The zone actually queried: ``zone``, or the keyed zone, which holds a
+    #: secret and so is never shown (repr=False keeps it out of messages too).
+    query_zone: str = field(default="", repr=False, compare=False)
+    label: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.query_zone:
+            object.__setattr__(self, "query_zone", self.zone)
+        if not self.label:
+            object.__setattr__(self, "label", self.zone)
+
+    def with_key(self, secret: str) -> "DnsblList":
+        """This list queried through its keyed zone (e.g. Spamhaus DQS)."""
+        return replace(
+            self,
+            query_zone=self.keyed_zone.replace("{key}", secret),
+            label=f"{self.zone} ({self.key.upper()})",
+        )
 
     def decode(self, answer: ipaddress.IPv4Address) -> Code | None:
-        """The catalog meaning of a listing code, most specific entry first."""
-        return _most_specific(self.codes, answer)
+        """The catalog meaning of a listing code: an exact or network entry,
+        else the bits of the last octet for bitmask lists (SURBL, URIBL)."""
+        code = _most_specific(self.codes, answer)
+        if code is not None or not self.bitmask:
+            return code
+        last = int(answer) & 0xFF
+        bits = [c for bit, c in self.bitmask if last & bit]
+        if not bits:
+            return None
+        return Code("+".join(c.tag for c in bits), "; ".join(c.meaning for c in bits))
 
     def error(self, answer: ipaddress.IPv4Address) -> str | None:
         """The operator error this answer signals, if it is one."""
         return _most_specific(self.errors, answer)
 
-    def lookup_url(self, address: str) -> str:
-        """The lookup/delist page for ``address`` ("" when unknown)."""
-        return self.url.replace("{address}", address)
+    def lookup_url(self, target: str) -> str:
+        """The lookup/delist page for ``target`` ("" when unknown)."""
+        return self.url.replace("{address}", target).replace("{domain}", target)
 
 
 def _most_specific(
@@ -68,11 +120,12 @@ def _most_specific(
     return max(matches, key=lambda m: m[0])[1] if matches else None
 
 
-def normalize_zone(text: str) -> str:
-    """A zone name in canonical form (lower case, no trailing dot), or ValueError."""
+def normalize_zone(text: str, labels: int = 2) -> str:
+    """A DNS name in canonical form (lower case, no trailing dot) with at
+    least ``labels`` labels, or ValueError."""
     zone = text.strip().lower().removesuffix(".")
-    labels = zone.split(".")
-    if len(zone) > 180 or len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
+    parts = zone.split(".")
+    if len(zone) > 180 or len(parts) < labels or not all(_LABEL.match(part) for part in parts):
         raise ValueError(f"{text!r} is not a DNS zone name")
     return zone
 
@@ -98,34 +151,62 @@ def _parse_list(raw: Mapping[str, Any], where: str, default: bool) -> DnsblList:
     severity = raw.get("severity", "normal")
     if severity not in SEVERITIES:
         raise CatalogError(f"{where}: severity must be one of {', '.join(SEVERITIES)}")
-    if raw.get("kind", "ip") != "ip":
-        raise CatalogError(f"{where}: kind must be 'ip'")
+    kind = raw.get("kind", "ip")
+    if kind not in ("ip", "domain"):
+        raise CatalogError(f"{where}: kind must be 'ip' or 'domain'")
     ipv6 = raw.get("ipv6")
     if ipv6 is not None and not isinstance(ipv6, bool):
         raise CatalogError(f"{where}: ipv6 must be true or false")
     codes = []
     for answer, value in dict(raw.get("codes", {})).items():
-        if not (
-            isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value)
-        ):
-            raise CatalogError(f"{where}: code {answer!r} must be [tag, meaning]")
-        codes.append((_network(answer, where), Code(value[0], value[1])))
+        codes.append((_network(answer, where), _code(value, f"{where}: code {answer!r}")))
+    bitmask = []
+    for bit, value in dict(raw.get("bitmask", {})).items():
+        if not (bit.isdigit() and int(bit) in (1, 2, 4, 8, 16, 32, 64, 128)):
+            raise CatalogError(f"{where}: bitmask key {bit!r} must be a bit value 1..128")
+        bitmask.append((int(bit), _code(value, f"{where}: bit {bit}")))
     errors = []
     for answer, meaning in dict(raw.get("errors", {})).items():
         if not isinstance(meaning, str):
             raise CatalogError(f"{where}: error {answer!r} must be a string")
         errors.append((_network(answer, where), meaning))
+    key, keyed_zone = str(raw.get("key", "")), str(raw.get("keyed_zone", ""))
+    if key and (key not in KEYS or "{key}" not in keyed_zone):
+        raise CatalogError(
+            f"{where}: key must be one of {', '.join(KEYS)} with a keyed_zone containing {{key}}"
+        )
+    tests = {}
+    for name, fallback in (("test_listed", "test"), ("test_unlisted", "invalid")):
+        try:
+            tests[name] = normalize_zone(str(raw.get(name, fallback)), labels=1)
+        except ValueError as exc:
+            raise CatalogError(f"{where}: {name}: {exc}") from None
     return DnsblList(
         zone=zone,
         name=str(raw.get("name", "")),
+        kind=cast(Kind, kind),
         ipv6=ipv6,
         severity=cast(Severity, severity),
         default=bool(raw.get("default", default)),
         url=str(raw.get("url", "")),
         codes=tuple(codes),
+        bitmask=tuple(sorted(bitmask)),
         errors=tuple(errors),
         dead=str(raw.get("dead", "")),
+        test_listed=tests["test_listed"],
+        test_unlisted=tests["test_unlisted"],
+        key=key,
+        keyed_zone=keyed_zone,
+        key_required=bool(raw.get("key_required", False)),
     )
+
+
+def _code(value: object, where: str) -> Code:
+    if not (
+        isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value)
+    ):
+        raise CatalogError(f"{where} must be [tag, meaning]")
+    return Code(value[0], value[1])
 
 
 def parse_lists(text: str, source: str, default: bool = False) -> tuple[DnsblList, ...]:
@@ -159,8 +240,10 @@ class Catalog:
             return self.lists[zone]
         for known in self.lists.values():
             if known.dead and zone.endswith("." + known.zone):
-                return DnsblList(zone=zone, dead=known.dead)
+                return DnsblList(zone=zone, kind=known.kind, dead=known.dead)
         return DnsblList(zone=zone, known=False)
 
-    def defaults(self) -> tuple[DnsblList, ...]:
-        return tuple(lst for lst in self.lists.values() if lst.default and not lst.dead)
+    def defaults(self, kind: Kind) -> tuple[DnsblList, ...]:
+        return tuple(
+            lst for lst in self.lists.values() if lst.default and not lst.dead and lst.kind == kind
+        )

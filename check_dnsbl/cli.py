@@ -20,11 +20,22 @@ from typing import NoReturn  # noqa: E402
 
 from check_dnsbl import __version__  # noqa: E402
 from check_dnsbl.catalog import Catalog, CatalogError, DnsblList, normalize_zone, parse_lists  # noqa: E402
-from check_dnsbl.settings import (  # noqa: E402
-    Settings,
+from check_dnsbl.keys import KeyFileError, load_keys, redact  # noqa: E402
+from check_dnsbl.resolvers import (  # noqa: E402
+    default_vias,
     parse_resolver,
-    parse_target,
+    parse_via,
     system_resolvers,
+)
+from check_dnsbl.settings import Settings  # noqa: E402
+from check_dnsbl.targets import (  # noqa: E402
+    HARD_MAX_ADDRESSES,
+    Domain,
+    Outbound,
+    Target,
+    parse_domain,
+    parse_host,
+    parse_mx,
 )
 
 PREFIX = "DNSBL"
@@ -85,8 +96,48 @@ def build_parser() -> _Parser:
         action="append",
         default=[],
         metavar="ADDRESS",
-        help="IPv4, IPv6 or host name to check; repeatable. A host name is resolved "
-        "and every A and AAAA address is checked.",
+        help="what to check; repeatable: an IPv4 or IPv6 address; a network such as "
+        "198.51.100.0/24 (every address, up to --max-addresses); a host name (every A and "
+        "AAAA address); or 'outbound' (this host's public addresses, see --outbound)",
+    )
+    a(
+        "--outbound",
+        action="store_true",
+        help="check this host's public IPv4 and IPv6 addresses, found over DNS by two "
+        "methods (OpenDNS myip, Google o-o.myaddr); disagreement is reported",
+    )
+    a(
+        "--outbound-via",
+        action="append",
+        default=[],
+        metavar="METHOD=ADDR[:PORT]",
+        help="server for a discovery method (opendns, google); repeatable; replaces the "
+        "defaults resolver1.opendns.com and ns1.google.com",
+    )
+    a(
+        "--mx",
+        action="append",
+        default=[],
+        metavar="DOMAIN",
+        help="check every address of every MX host of DOMAIN; repeatable",
+    )
+    a(
+        "-d",
+        "--domain",
+        dest="domains",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="check a domain (its registrable part) on the domain lists (Spamhaus DBL, "
+        "SURBL, URIBL); repeatable",
+    )
+    a(
+        "--max-addresses",
+        type=_count(1),
+        default=256,
+        metavar="N",
+        help=f"most addresses one network may expand to (default 256, at most "
+        f"{HARD_MAX_ADDRESSES})",
     )
     a(
         "-s",
@@ -98,6 +149,20 @@ def build_parser() -> _Parser:
         metavar="ZONE",
         help="DNSBL zone to ask; repeatable. Default: the built-in default set "
         "(see --show-lists).",
+    )
+    a(
+        "--dqs-key-file",
+        type=Path,
+        metavar="PATH",
+        help="file holding a Spamhaus DQS key (or set DNSBL_DQS_KEY): Spamhaus zones are "
+        "then asked at <key>.<zone>.dq.spamhaus.net. Never give a key on the command line.",
+    )
+    a(
+        "--abusix-key-file",
+        type=Path,
+        metavar="PATH",
+        help="file holding an Abusix Mail Intelligence key (or set DNSBL_ABUSIX_KEY), "
+        "for combined.mail.abusix.zone",
     )
     a(
         "--lists-file",
@@ -191,40 +256,67 @@ def build_parser() -> _Parser:
     return p
 
 
-def parse(argv: Sequence[str]) -> Settings:
-    """Validated Settings; UsageError with a one-line message otherwise."""
-    args = build_parser().parse_args(argv)
-    if not args.targets:
-        raise UsageError("no address to check: give -H ADDRESS")
-    if args.critical < args.warning:
-        raise UsageError("-c must not be lower than -w")
-    try:
-        targets = tuple(parse_target(t) for t in args.targets)
-        zones = tuple(dict.fromkeys(normalize_zone(z) for z in args.zones))
-        resolvers = tuple(parse_resolver(n) for n in args.nameservers) or system_resolvers()
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+def _targets(args: argparse.Namespace) -> tuple[Target, ...]:
+    if args.max_addresses > HARD_MAX_ADDRESSES:
+        raise UsageError(f"--max-addresses is at most {HARD_MAX_ADDRESSES}")
+    targets: list[Target] = [t for h in args.targets for t in parse_host(h, args.max_addresses)]
+    if args.outbound:
+        targets.append(Outbound())
+    targets += [parse_mx(m) for m in args.mx]
+    targets += [parse_domain(d) for d in args.domains]
+    if not targets:
+        raise UsageError("nothing to check: give -H ADDRESS, --mx DOMAIN or -d DOMAIN")
+    return tuple(dict.fromkeys(targets))
+
+
+def _lists(args: argparse.Namespace, targets: tuple[Target, ...]) -> tuple[DnsblList, ...]:
     extra: tuple[DnsblList, ...] = ()
     if args.lists_file:
         try:
             text = args.lists_file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"cannot read --lists-file {args.lists_file}: {exc}") from None
+            why = getattr(exc, "strerror", None) or "not a UTF-8 text file"
+            raise UsageError(f"cannot read --lists-file {args.lists_file}: {why}") from None
         try:
             extra = parse_lists(text, str(args.lists_file), default=True)
         except CatalogError as exc:
             raise UsageError(str(exc)) from None
     catalog = Catalog.load(extra)
-    if zones:
-        lists = tuple(catalog.get(z) for z in zones)
+    kinds = {"domain" if isinstance(t, Domain) else "ip" for t in targets}
+    if args.zones:
+        try:
+            lists = tuple(catalog.get(normalize_zone(z)) for z in dict.fromkeys(args.zones))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     elif extra:
         lists = tuple(lst for lst in extra if lst.default)
     else:
-        lists = catalog.defaults()
-    if not lists:
-        raise UsageError("no list to ask: give -s ZONE or lists with default = true")
+        lists = tuple(
+            lst for kind in ("ip", "domain") if kind in kinds for lst in catalog.defaults(kind)
+        )
+    for kind, what in (("ip", "addresses"), ("domain", "domains (-d)")):
+        if kind in kinds and not any(lst.kind == kind for lst in lists):
+            raise UsageError(f"no list of kind {kind!r} to ask about {what}: add one with -s")
+    return lists
+
+
+def parse(argv: Sequence[str]) -> Settings:
+    """Validated Settings; UsageError with a one-line message otherwise."""
+    args = build_parser().parse_args(argv)
+    if args.critical < args.warning:
+        raise UsageError("-c must not be lower than -w")
+    try:
+        targets = _targets(args)
+        resolvers = tuple(parse_resolver(n) for n in args.nameservers) or system_resolvers()
+        vias = tuple(parse_via(v) for v in args.outbound_via) or default_vias()
+        keys = load_keys({"dqs": args.dqs_key_file, "abusix": args.abusix_key_file})
+    except (ValueError, KeyFileError) as exc:
+        raise UsageError(str(exc)) from None
+    lists = tuple(
+        lst.with_key(keys[lst.key]) if lst.key in keys else lst for lst in _lists(args, targets)
+    )
     return Settings(
-        targets=tuple(dict.fromkeys(targets)),
+        targets=targets,
         lists=lists,
         resolvers=resolvers,
         warning=args.warning,
@@ -237,6 +329,8 @@ def parse(argv: Sequence[str]) -> Settings:
         workers=args.workers,
         verbosity=min(args.verbose, 3),
         started=STARTED,
+        outbound_via=vias,
+        secrets=tuple(keys.values()),
     )
 
 
@@ -299,17 +393,17 @@ def run(settings: Settings) -> NoReturn:
     try:
         import nagiosplugin
 
-        from check_dnsbl.contexts import AddressContext, ErrorsContext, PerfContext
+        from check_dnsbl.contexts import ErrorsContext, PerfContext, TargetContext
         from check_dnsbl.resource import Dnsbl
         from check_dnsbl.summary import DnsblSummary
 
         check = nagiosplugin.Check(
             Dnsbl(settings),
-            AddressContext(settings.warning, settings.critical),
+            TargetContext(settings.warning, settings.critical),
             ErrorsContext(settings.errors_warning, settings.errors_critical),
             PerfContext("listed", settings.warning, settings.critical),
             PerfContext("perf"),
-            DnsblSummary(settings.verbosity),
+            DnsblSummary(settings.verbosity, settings.secrets),
         )
         # nagiosplugin prints long output only at verbose >= 1; ours is always
         # wanted, so its levels are shifted by one. The alarm is a backstop
@@ -318,5 +412,5 @@ def run(settings: Settings) -> NoReturn:
     except SystemExit:
         raise
     except Exception as exc:  # nagiosplugin.Timeout included: one line, no traceback
-        _exit(3, f"{PREFIX} UNKNOWN - {type(exc).__name__}: {exc}")
+        _exit(3, redact(f"{PREFIX} UNKNOWN - {type(exc).__name__}: {exc}", settings.secrets))
     raise AssertionError("nagiosplugin returned without exiting")

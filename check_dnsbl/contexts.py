@@ -7,7 +7,7 @@ listings. Perfdata carries the equivalent Nagios range, ``N-1``.
 import nagiosplugin
 from nagiosplugin.state import Critical, Ok, Unknown, Warn
 
-from check_dnsbl.verdict import AddressReport, Status
+from check_dnsbl.verdict import Status, TargetReport
 
 
 def count_range(at_least: int) -> str:
@@ -15,16 +15,16 @@ def count_range(at_least: int) -> str:
     return str(at_least - 1) if at_least > 0 else ""
 
 
-class AddressContext(nagiosplugin.Context):
-    """One address: a hit on a critical-severity list is CRITICAL by itself;
-    other hits (info lists excluded) count toward -w/-c."""
+class TargetContext(nagiosplugin.Context):
+    """One address or domain: a hit on a critical-severity list is CRITICAL
+    by itself; other hits (info lists excluded) count toward -w/-c."""
 
     def __init__(self, warning: int, critical: int) -> None:
-        super().__init__("address")
+        super().__init__("target")
         self.warning, self.critical = warning, critical
 
     def evaluate(self, metric: nagiosplugin.Metric, resource: object) -> nagiosplugin.Result:
-        report: AddressReport = metric.value
+        report: TargetReport = metric.value
         counted = report.counted
         if any(v.dnsbl.severity == "critical" for v in counted) or len(counted) >= self.critical:
             return self.result_cls(Critical, metric=metric)
@@ -42,7 +42,7 @@ class ErrorsContext(nagiosplugin.Context):
         self.warning, self.critical = warning, critical
 
     def evaluate(self, metric: nagiosplugin.Metric, resource: object) -> nagiosplugin.Result:
-        reports: tuple[AddressReport, ...] = getattr(resource, "reports", ())
+        reports: tuple[TargetReport, ...] = getattr(resource, "reports", ())
         if not any(r.having(Status.LISTED, Status.CLEAN) for r in reports):
             return self.result_cls(Unknown, metric=metric)
         if self.critical and metric.value >= self.critical:

@@ -21,7 +21,7 @@ import dns.message
 import dns.rcode
 import dns.rdatatype
 
-from check_dnsbl.settings import Resolver
+from check_dnsbl.resolvers import Resolver
 
 
 @dataclass(frozen=True)
@@ -87,8 +87,7 @@ class _Channel(asyncio.DatagramProtocol):
         self, query: dns.message.Message, wait: float
     ) -> dns.message.Message | None:
         """Send ``query`` under a fresh ID; the reply, or None after ``wait`` seconds."""
-        assert self.transport is not None
-        if self.refused:
+        if self.refused or self.transport is None:
             raise ConnectionRefusedError(self.refused)
         qid = secrets.randbelow(65536)
         while qid in self.pending:
@@ -129,10 +128,13 @@ class DnsClient:
         loop = asyncio.get_running_loop()
         for resolver in self.resolvers:
             channel = _Channel(resolver)
-            await loop.create_datagram_endpoint(
-                lambda c=channel: c,  # type: ignore[misc]
-                remote_addr=(resolver.host, resolver.port),
-            )
+            try:
+                await loop.create_datagram_endpoint(
+                    lambda c=channel: c,  # type: ignore[misc]
+                    remote_addr=(resolver.host, resolver.port),
+                )
+            except OSError as exc:  # e.g. no IPv6 route: every query fails with the reason
+                channel.refused = f"resolver {resolver} unreachable ({exc.strerror or exc})"
             self.channels.append(channel)
         return self
 
@@ -218,7 +220,7 @@ class DnsClient:
 
 
 def _records(reply: dns.message.Message, rdtype: dns.rdatatype.RdataType) -> tuple[str, ...]:
-    """The answer's A addresses or TXT strings (CNAMEs are followed by the resolver)."""
+    """The answer's addresses, TXT strings or MX hosts (the resolver follows CNAMEs)."""
     found: list[str] = []
     for rrset in reply.answer:
         if rrset.rdtype != rdtype:
@@ -226,6 +228,8 @@ def _records(reply: dns.message.Message, rdtype: dns.rdatatype.RdataType) -> tup
         for rdata in rrset:
             if rdtype == dns.rdatatype.TXT:
                 found.append(b"".join(rdata.strings).decode("utf-8", "replace"))
+            elif rdtype == dns.rdatatype.MX:
+                found.append(rdata.exchange.to_text())
             else:
                 found.append(rdata.address)
     return tuple(found)

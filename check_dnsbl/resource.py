@@ -1,35 +1,62 @@
-"""Acquisition: resolve the targets and ask every list, under one deadline.
+"""Acquisition: find the targets' addresses and domains and ask every list,
+under one deadline.
 
-The Resource only gathers facts: one AddressReport (verdicts, built by the
-pure functions in ``verdict``) per address, plus counts. States are decided
-by the Contexts.
+The Resource only gathers facts: one TargetReport (verdicts, built by the
+pure functions in ``verdict``) per address or domain, plus counts. States
+are decided by the Contexts.
 """
 
 import asyncio
-import ipaddress
 import time
 from collections.abc import Iterator
-from typing import Literal
 
 import dns.rdatatype
 import nagiosplugin
 
-from check_dnsbl.catalog import DnsblList
-from check_dnsbl.dnsclient import DnsClient, Failure, Reply
-from check_dnsbl.querynames import TEST_ENTRIES, IPAddress, ip_query_name
+from check_dnsbl.catalog import KEYS, DnsblList
+from check_dnsbl.dnsclient import DnsClient
+from check_dnsbl.keys import env_name
+from check_dnsbl.querynames import TEST_ENTRIES, domain_query_name, ip_query_name
 from check_dnsbl.settings import Settings
-from check_dnsbl.verdict import AddressReport, Status, Verdict, classify, self_tested, with_txt
+from check_dnsbl.targets import Outbound, Subject, subjects
+from check_dnsbl.verdict import Status, TargetReport, Verdict, classify, self_tested, with_txt
 
-A, AAAA, TXT = dns.rdatatype.A, dns.rdatatype.AAAA, dns.rdatatype.TXT
+A, TXT = dns.rdatatype.A, dns.rdatatype.TXT
+#: Self-tests run once per list and family ("4", "6" or "domain").
 SelfTest = asyncio.Task[tuple[Verdict, Verdict]]
 
 
+def test_entries(lst: DnsblList, family: str) -> tuple[str, str]:
+    """The list's (must be listed, must not be listed) test entries."""
+    if family == "domain":
+        return lst.test_listed, lst.test_unlisted
+    listed, unlisted = TEST_ENTRIES[int(family)]
+    return str(listed), str(unlisted)
+
+
+def query_name(subject: Subject | str, lst: DnsblList) -> str:
+    """The name to ask ``lst`` about a subject (or a test entry, given as text)."""
+    value = subject.value if isinstance(subject, Subject) else subject
+    if lst.kind == "domain":
+        return domain_query_name(str(value), lst.query_zone)
+    import ipaddress
+
+    address = ipaddress.ip_address(value) if isinstance(value, str) else value
+    return ip_query_name(address, lst.query_zone)
+
+
+def family_of(subject: Subject) -> str:
+    return "domain" if isinstance(subject.value, str) else str(subject.value.version)
+
+
 class Dnsbl(nagiosplugin.Resource):
-    """Every configured list's verdict on every address of every target."""
+    """Every configured list's verdict on every address and domain."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.reports: tuple[AddressReport, ...] = ()
+        self.reports: tuple[TargetReport, ...] = ()
+        self.notes: list[str] = []
+        self.details: list[str] = []
         self.queries = 0
         self.junk = 0
 
@@ -39,9 +66,10 @@ class Dnsbl(nagiosplugin.Resource):
 
     def probe(self) -> Iterator[nagiosplugin.Metric]:
         self.reports = asyncio.run(self._gather())
-        reports, lists = self.reports, self.settings.lists
+        reports = self.reports
+        lists = {v.dnsbl.zone for r in reports for v in r.verdicts}
         for report in reports:
-            yield nagiosplugin.Metric(report.address, report, context="address")
+            yield nagiosplugin.Metric(report.target, report, context="target")
         unusable = {v.dnsbl.zone for r in reports for v in r.having(Status.UNUSABLE)}
         yield nagiosplugin.Metric("errors", len(unusable), min=0, max=len(lists), context="errors")
         yield nagiosplugin.Metric(
@@ -53,91 +81,79 @@ class Dnsbl(nagiosplugin.Resource):
         )
         yield nagiosplugin.Metric("lists", len(lists), min=0, context="perf")
         if len(reports) > 1:
-            yield nagiosplugin.Metric("addresses", len(reports), min=0, context="perf")
-            yield nagiosplugin.Metric(
-                "addresses_listed",
-                sum(1 for r in reports if r.having(Status.LISTED)),
-                min=0,
-                max=len(reports),
-                context="perf",
-            )
+            for kind, noun in (("ip", "addresses"), ("domain", "domains")):
+                mine = [r for r in reports if r.kind == kind]
+                if mine:
+                    listed = sum(1 for r in mine if r.having(Status.LISTED))
+                    yield nagiosplugin.Metric(noun, len(mine), min=0, context="perf")
+                    yield nagiosplugin.Metric(
+                        f"{noun}_listed", listed, min=0, max=len(mine), context="perf"
+                    )
         elapsed = round(time.monotonic() - self.settings.started, 3)
         yield nagiosplugin.Metric("time", elapsed, "s", min=0, context="perf")
 
-    async def _gather(self) -> tuple[AddressReport, ...]:
+    async def _gather(self) -> tuple[TargetReport, ...]:
         s = self.settings
-        async with DnsClient(
-            s.resolvers, s.query_timeout, s.retries, s.workers, s.deadline
-        ) as client:
-            addresses = await self._addresses(client)
-            families = {a.version for a, _ in addresses}
+        outbound: list[Subject] = []
+        if any(isinstance(t, Outbound) for t in s.targets):
+            from check_dnsbl.outbound import discover
+
+            outbound, self.notes, self.details = await discover(
+                s.outbound_via, s.query_timeout, s.retries, s.deadline
+            )
+        client = DnsClient(s.resolvers, s.query_timeout, s.retries, s.workers, s.deadline)
+        async with client:
+            found = await subjects(client, s.targets, outbound)
             tests = {
                 (lst.zone, family): asyncio.ensure_future(self._self_test(client, lst, family))
                 for lst in s.lists
                 if not lst.dead
-                for family in families
+                for family in {family_of(subject) for subject in found}
+                if (family == "domain") == (lst.kind == "domain")
             }
-            pairs = [
-                [self._check(client, address, lst, tests) for lst in s.lists]
-                for address, _ in addresses
+            rows = [
+                [self._check(client, subject, lst, tests) for lst in self._lists_for(subject)]
+                for subject in found
             ]
-            results = await asyncio.gather(*(asyncio.gather(*row) for row in pairs))
+            results = await asyncio.gather(*(asyncio.gather(*row) for row in rows))
             await asyncio.gather(*tests.values())
             self.queries, self.junk = client.sent, client.junk
         return tuple(
-            AddressReport(str(address), origin, tuple(verdicts))
-            for (address, origin), verdicts in zip(addresses, results, strict=True)
+            TargetReport(str(subject.value), subject.origin, subject.kind, tuple(verdicts))
+            for subject, verdicts in zip(found, results, strict=True)
         )
 
-    async def _addresses(self, client: DnsClient) -> list[tuple[IPAddress, str]]:
-        """Targets as (address, host name it came from); every A and AAAA of a name."""
-        found: dict[IPAddress, str] = {}
-        for target in self.settings.targets:
-            if not isinstance(target, str):
-                found.setdefault(target, "")
-                continue
-            outcomes = await asyncio.gather(client.query(target, A), client.query(target, AAAA))
-            failures = [o.reason for o in outcomes if isinstance(o, Failure)]
-            rcodes = {o.rcode for o in outcomes if isinstance(o, Reply)} - {"NOERROR"}
-            records = [r for o in outcomes if isinstance(o, Reply) for r in o.records]
-            for record in records:
-                found.setdefault(ipaddress.ip_address(record), target)
-            if records:
-                continue
-            if failures:
-                raise nagiosplugin.CheckError(f"cannot resolve {target}: {failures[0]}")
-            if rcodes:
-                why = (
-                    "no such host" if "NXDOMAIN" in rcodes else f"resolver answered {min(rcodes)}"
-                )
-                raise nagiosplugin.CheckError(f"cannot resolve {target}: {why}")
-            raise nagiosplugin.CheckError(f"cannot resolve {target}: no A or AAAA record")
-        return list(found.items())
+    def _lists_for(self, subject: Subject) -> list[DnsblList]:
+        """IP lists are never asked about a domain, nor domain lists about an address."""
+        return [lst for lst in self.settings.lists if lst.kind == subject.kind]
 
     async def _self_test(
-        self, client: DnsClient, lst: DnsblList, family: int
+        self, client: DnsClient, lst: DnsblList, family: str
     ) -> tuple[Verdict, Verdict]:
-        listed, unlisted = TEST_ENTRIES[family]
+        listed, unlisted = test_entries(lst, family)
         positive, negative = await asyncio.gather(
-            client.query(ip_query_name(listed, lst.zone), A),
-            client.query(ip_query_name(unlisted, lst.zone), A),
+            client.query(query_name(listed, lst), A), client.query(query_name(unlisted, lst), A)
         )
         return classify(lst, positive), classify(lst, negative)
 
     async def _check(
         self,
         client: DnsClient,
-        address: IPAddress,
+        subject: Subject,
         lst: DnsblList,
-        tests: dict[tuple[str, Literal[4, 6]], SelfTest],
+        tests: dict[tuple[str, str], SelfTest],
     ) -> Verdict:
         if lst.dead:
             return Verdict(lst, Status.UNUSABLE, reason=f"dead list: {lst.dead}; remove it")
-        if address.version == 6 and lst.ipv6 is False:
+        if lst.key_required and lst.query_zone == lst.zone:
+            why = f"needs a {KEYS[lst.key]} key (--{lst.key}-key-file or {env_name(lst.key)})"
+            return Verdict(lst, Status.UNUSABLE, reason=why)
+        family = family_of(subject)
+        if family == "6" and lst.ipv6 is False:
             return Verdict(lst, Status.NOT_APPLICABLE, reason="list has no IPv6 data")
-        name = ip_query_name(address, lst.zone)
+        name = query_name(subject, lst)
         verdict = classify(lst, await client.query(name, A))
         if verdict.status is Status.LISTED:
             verdict = with_txt(verdict, await client.query(name, TXT))
-        positive, negative = await tests[(lst.zone, address.version)]
-        return self_tested(verdict, positive, negative, address.version)
+        positive, negative = await tests[(lst.zone, family)]
+        return self_tested(verdict, positive, negative, test_entries(lst, family), family == "6")

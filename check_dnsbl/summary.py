@@ -12,7 +12,8 @@ from collections import Counter
 import nagiosplugin
 from nagiosplugin.state import Unknown
 
-from check_dnsbl.verdict import AddressReport, Status, Verdict
+from check_dnsbl.keys import redact
+from check_dnsbl.verdict import Status, TargetReport, Verdict
 
 FIRST_LINE_ITEMS = 5
 
@@ -49,7 +50,7 @@ def _tags(verdict: Verdict) -> list[str]:
 def listing(verdict: Verdict) -> str:
     """``zen.spamhaus.org (XBL)``: the zone and what its code says."""
     tags = _tags(verdict)
-    return f"{verdict.dnsbl.zone} ({', '.join(tags)})" if tags else verdict.dnsbl.zone
+    return f"{verdict.dnsbl.label} ({', '.join(tags)})" if tags else verdict.dnsbl.label
 
 
 def _some(items: list[str]) -> str:
@@ -62,99 +63,118 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def _who(report: AddressReport) -> str:
-    return f"{report.address} ({report.origin})" if report.origin else report.address
+def _who(report: TargetReport) -> str:
+    return f"{report.target} ({report.origin})" if report.origin else report.target
+
+
+def _noun(reports: list[TargetReport]) -> str:
+    kinds = {r.kind for r in reports}
+    return "targets" if len(kinds) > 1 else "domains" if kinds == {"domain"} else "addresses"
 
 
 class DnsblSummary(nagiosplugin.Summary):
-    """Words the results of a run; ``verbosity`` is the user's -v count."""
+    """Words the results of a run; ``verbosity`` is the user's -v count.
+    Every line passes through ``redact``: no list key is ever printed."""
 
-    def __init__(self, verbosity: int = 0) -> None:
+    def __init__(self, verbosity: int = 0, secrets: tuple[str, ...] = ()) -> None:
         self.verbosity = verbosity
+        self.secrets = secrets
 
     @staticmethod
-    def _reports(results: nagiosplugin.Results) -> list[AddressReport]:
-        return [
-            r.metric.value
-            for r in results
-            if r.metric is not None and r.metric.context == "address"
-        ]
+    def _reports(results: nagiosplugin.Results) -> list[TargetReport]:
+        return [r.metric.value for r in results if r.metric and r.metric.context == "target"]
 
     def ok(self, results: nagiosplugin.Results) -> str:
-        return self._line(self._reports(results))
+        return redact(self._line(self._reports(results)), self.secrets)
 
     def problem(self, results: nagiosplugin.Results) -> str:
+        return redact(self._problem(results), self.secrets)
+
+    def _problem(self, results: nagiosplugin.Results) -> str:
         worst = results.first_significant
         if worst.state == Unknown and worst.metric is None:
             return str(worst.hint)  # CheckError: e.g. a host name that does not resolve
         reports = self._reports(results)
         if worst.state == Unknown:
             reasons = Counter(headline(v.reason) for r in reports for v in r.verdicts if v.reason)
-            who = ", ".join(r.address for r in reports)
+            who = _some([r.target for r in reports])
             why = reasons.most_common(1)[0][0] if reasons else "no list to ask"
             return f"no usable answer from any list for {who}: {why}"
         return self._line(reports)
 
-    def _line(self, reports: list[AddressReport]) -> str:
+    def _line(self, reports: list[TargetReport]) -> str:
         unusable: dict[str, str] = {}
         for report in reports:
             for v in report.having(Status.UNUSABLE):
-                unusable.setdefault(v.dnsbl.zone, headline(v.reason))
-        tail = (
-            f"; {len(unusable)} unusable: "
-            + _some([f"{z} ({why})" for z, why in unusable.items()])
-            if unusable
-            else ""
-        )
+                unusable.setdefault(v.dnsbl.label, headline(v.reason))
+        tail = ""
+        if unusable:
+            tail = f"; {len(unusable)} unusable: " + _some(
+                [f"{z} ({w})" for z, w in unusable.items()]
+            )
         if len(reports) == 1:
             report = reports[0]
             hits = report.having(Status.LISTED)
             if hits:
-                return (
-                    f"{_who(report)} listed on {len(hits)} of {_plural(report.asked, 'list')}: "
-                    + _some([listing(v) for v in hits])
-                    + tail
-                )
+                lists = _plural(report.asked, "list")
+                named = _some([listing(v) for v in hits])
+                return f"{_who(report)} listed on {len(hits)} of {lists}: {named}{tail}"
             clean = len(report.having(Status.CLEAN))
             asked = _plural(report.asked, "list")
             of = f"{clean} of {asked}" if clean != report.asked else asked
             return f"{_who(report)} not listed on {of}" + tail
         listed = [r for r in reports if r.having(Status.LISTED)]
+        noun = _noun(reports)
         if not listed:
             lists = _plural(max(r.asked for r in reports), "list")
-            return f"{len(reports)} addresses not listed on {lists}" + tail
+            return f"{len(reports)} {noun} not listed on {lists}" + tail
         each = [
             f"{_who(r)} on " + ", ".join(listing(v) for v in r.having(Status.LISTED))
-            for r in listed
+            for r in listed[:FIRST_LINE_ITEMS]
         ]
-        return f"{len(listed)} of {len(reports)} addresses listed: " + "; ".join(each) + tail
+        if len(listed) > FIRST_LINE_ITEMS:
+            each.append(f"and {len(listed) - FIRST_LINE_ITEMS} more")
+        return f"{len(listed)} of {len(reports)} {noun} listed: " + "; ".join(each) + tail
 
     def verbose(self, results: nagiosplugin.Results) -> list[str]:
-        lines: list[str] = []
         reports = self._reports(results)
+        resource = next((r.resource for r in results if r.resource is not None), None)
+        lines: list[str] = list(getattr(resource, "notes", []))
         for report in reports:
-            for v in report.having(Status.LISTED):
-                lines.append(self._listed_line(report, v))
-        for report in reports:
-            for v in report.having(Status.UNUSABLE):
-                lines.append(f"{v.dnsbl.zone} unusable for {report.address}: {v.reason}")
+            lines += [self._listed_line(report, v) for v in report.having(Status.LISTED)]
+        lines += self._unusable_lines(reports)
         if self.verbosity >= 1:
+            lines += list(getattr(resource, "details", []))
             for report in reports:
                 for v in report.having(Status.CLEAN, Status.NOT_APPLICABLE):
                     detail = f" ({v.reason})" if v.reason else ""
-                    lines.append(f"{v.dnsbl.zone}: {report.address} {v.status.value}{detail}")
-        if self.verbosity >= 2:
-            resource = next((r.resource for r in results if r.resource is not None), None)
-            if resource is not None and resource.reports:
-                lines.append(
-                    f"{resource.queries} queries sent to "
-                    + ", ".join(str(r) for r in resource.settings.resolvers)
-                    + f"; {resource.junk} malformed or mismatched replies ignored"
-                )
-        return [clean_text(line, 1000) for line in lines]
+                    lines.append(f"{v.dnsbl.label}: {report.target} {v.status.value}{detail}")
+        if self.verbosity >= 2 and resource is not None and resource.reports:
+            lines.append(
+                f"{resource.queries} queries sent to "
+                + ", ".join(str(r) for r in resource.settings.resolvers)
+                + f"; {resource.junk} malformed or mismatched replies ignored"
+            )
+        return [redact(clean_text(line, 1000), self.secrets) for line in lines]
 
     @staticmethod
-    def _listed_line(report: AddressReport, v: Verdict) -> str:
+    def _unusable_lines(reports: list[TargetReport]) -> list[str]:
+        """One line per list and reason: a dead list is said once, not per address."""
+        grouped: dict[tuple[str, str], list[str]] = {}
+        for report in reports:
+            for v in report.having(Status.UNUSABLE):
+                grouped.setdefault((v.dnsbl.label, v.reason), []).append(report.target)
+        lines = []
+        for (label, reason), targets in grouped.items():
+            if len(reports) > 1 and len(targets) == len(reports):
+                who = f"all {len(targets)} {_noun(reports)}"
+            else:
+                who = _some(targets)
+            lines.append(f"{label} unusable for {who}: {reason}")
+        return lines
+
+    @staticmethod
+    def _listed_line(report: TargetReport, v: Verdict) -> str:
         parts = []
         for code in v.codes:
             meaning = v.dnsbl.decode(code)
@@ -163,12 +183,12 @@ class DnsblSummary(nagiosplugin.Summary):
             else:
                 tag = f"{meaning.tag}: " if meaning.tag else ""
                 parts.append(f"{code} {tag}{meaning.meaning}")
-        line = f"{report.address} listed on {v.dnsbl.zone}: " + "; ".join(parts)
+        line = f"{report.target} listed on {v.dnsbl.label}: " + "; ".join(parts)
         if v.dnsbl.severity == "info":
             line += " (informational list)"
         if v.txt:
             line += f'; reason: "{clean_text(v.txt)}"'
-        url = v.dnsbl.lookup_url(report.address)
+        url = v.dnsbl.lookup_url(report.target)
         if url:
             line += f"; lookup/delist: {url}"
         return line

@@ -79,42 +79,45 @@ def with_txt(verdict: Verdict, outcome: Outcome) -> Verdict:
     return replace(verdict, txt=" ".join(outcome.records))
 
 
-def self_tested(verdict: Verdict, positive: Verdict, negative: Verdict, family: int) -> Verdict:
+def self_tested(
+    verdict: Verdict, positive: Verdict, negative: Verdict, entries: tuple[str, str], ipv6: bool
+) -> Verdict:
     """Apply the RFC 5782 §5 self-test of the list to one verdict.
 
-    ``positive`` is the list's verdict on 127.0.0.2 (or ::ffff:7f00:2), which
-    must be listed; ``negative`` on 127.0.0.1 (::ffff:7f00:1), which must not.
-    A listed negative entry means a dead or wildcarded list: its hits are void.
-    A missing positive entry means an empty list, or one refusing us: its
-    "not listed" means nothing. A listing is kept either way.
+    ``positive`` is the list's verdict on its test entry ``entries[0]``
+    (127.0.0.2, ::ffff:7f00:2 or a domain test point), which must be listed;
+    ``negative`` on ``entries[1]`` (127.0.0.1, ::ffff:7f00:1, "invalid"),
+    which must not. A listed negative entry means a dead or wildcarded list:
+    its hits are void. A missing positive entry means an empty list, or one
+    refusing us: its "not listed" means nothing. A listing is kept either way.
     """
     if verdict.status in (Status.UNUSABLE, Status.NOT_APPLICABLE):
         return verdict
-    test = "::ffff:7f00:1" if family == 6 else "127.0.0.1"
+    listed, unlisted = entries
     if negative.status is Status.LISTED:
         return replace(
             verdict,
             status=Status.UNUSABLE,
-            reason=f"lists the test address {test} too: dead or wildcarded list, remove it",
+            reason=f"lists the test entry {unlisted} too: dead or wildcarded list, remove it",
         )
     if verdict.status is Status.CLEAN and positive.status is not Status.LISTED:
-        test = "::ffff:7f00:2" if family == 6 else "127.0.0.2"
-        if positive.status is Status.CLEAN:
-            why = f"test entry {test} is not listed: list empty, dead or refusing this resolver"
-            if family == 6:
-                why = f"IPv6 test entry {test} is not listed: no IPv6 data, or refusing us"
+        if positive.status is not Status.CLEAN:
+            why = f"test entry {listed}: {positive.reason}"
+        elif ipv6:
+            why = f"IPv6 test entry {listed} is not listed: no IPv6 data, or refusing us"
         else:
-            why = f"test entry {test}: {positive.reason}"
+            why = f"test entry {listed} is not listed: list empty, dead or refusing this resolver"
         return replace(verdict, status=Status.UNUSABLE, reason=f"self-test failed: {why}")
     return verdict
 
 
 @dataclass(frozen=True)
-class AddressReport:
-    """Every list's verdict on one address."""
+class TargetReport:
+    """Every list's verdict on one address or domain."""
 
-    address: str
+    target: str
     origin: str
+    kind: str
     verdicts: tuple[Verdict, ...]
 
     def having(self, *statuses: Status) -> tuple[Verdict, ...]:
@@ -126,5 +129,5 @@ class AddressReport:
 
     @property
     def asked(self) -> int:
-        """Lists that could judge this address (not-applicable ones excluded)."""
+        """Lists that could judge this target (not-applicable ones excluded)."""
         return len(self.verdicts) - len(self.having(Status.NOT_APPLICABLE))

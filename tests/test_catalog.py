@@ -6,7 +6,7 @@ CATALOG = Catalog.load()
 
 
 def test_default_set_holds_the_two_lists_of_the_story_as_critical() -> None:
-    defaults = {lst.zone: lst for lst in CATALOG.defaults()}
+    defaults = {lst.zone: lst for lst in CATALOG.defaults("ip")}
     assert defaults["zen.spamhaus.org"].severity == "critical"
     assert defaults["b.barracudacentral.org"].severity == "critical"
     assert not any(lst.dead for lst in defaults.values())

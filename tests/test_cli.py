@@ -12,7 +12,7 @@ from tests.conftest import check_dnsbl as run
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ([], "no address to check: give -H ADDRESS"),
+        ([], "nothing to check: give -H ADDRESS, --mx DOMAIN or -d DOMAIN"),
         (["-H", "300.1.1.1"], "'300.1.1.1' is not an IP address or host name"),
         (["-H", "192.0.2.1", "-s", "not a zone"], "'not a zone' is not a DNS zone name"),
         (["-H", "192.0.2.1", "-w", "x"], "argument -w/--warning: 'x' is not a whole number >= 1"),

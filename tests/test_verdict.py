@@ -81,20 +81,21 @@ def test_txt_is_attached_to_a_listing() -> None:
 GOOD = Verdict(PLAIN, Status.LISTED)
 NONE = Verdict(PLAIN, Status.CLEAN)
 LOST = Verdict(PLAIN, Status.UNUSABLE, reason="timeout")
+V4 = ("127.0.0.2", "127.0.0.1")
 
 
 @pytest.mark.parametrize("verdict", [GOOD, NONE])
 def test_wildcard_list_voids_every_verdict(verdict: Verdict) -> None:
-    result = self_tested(verdict, GOOD, GOOD, 4)
+    result = self_tested(verdict, GOOD, GOOD, V4, False)
     assert result.status is Status.UNUSABLE
     assert result.reason == (
-        "lists the test address 127.0.0.1 too: dead or wildcarded list, remove it"
+        "lists the test entry 127.0.0.1 too: dead or wildcarded list, remove it"
     )
 
 
 def test_missing_positive_entry_voids_not_listed_but_keeps_a_listing() -> None:
-    assert self_tested(GOOD, NONE, NONE, 4) == GOOD
-    result = self_tested(NONE, NONE, NONE, 4)
+    assert self_tested(GOOD, NONE, NONE, V4, False) == GOOD
+    result = self_tested(NONE, NONE, NONE, V4, False)
     assert result.status is Status.UNUSABLE
     assert result.reason == (
         "self-test failed: test entry 127.0.0.2 is not listed: "
@@ -103,15 +104,15 @@ def test_missing_positive_entry_voids_not_listed_but_keeps_a_listing() -> None:
 
 
 def test_ipv6_self_test_names_the_ipv6_entry() -> None:
-    result = self_tested(NONE, NONE, NONE, 6)
+    result = self_tested(NONE, NONE, NONE, ("::ffff:7f00:2", "::ffff:7f00:1"), True)
     assert "IPv6 test entry ::ffff:7f00:2 is not listed" in result.reason
 
 
 def test_unanswered_self_test_voids_not_listed() -> None:
-    result = self_tested(NONE, LOST, NONE, 4)
+    result = self_tested(NONE, LOST, NONE, V4, False)
     assert result.reason == "self-test failed: test entry 127.0.0.2: timeout"
 
 
 def test_passing_self_test_keeps_the_verdict() -> None:
-    assert self_tested(NONE, GOOD, NONE, 4) == NONE
-    assert self_tested(LOST, GOOD, GOOD, 4) == LOST
+    assert self_tested(NONE, GOOD, NONE, V4, False) == NONE
+    assert self_tested(LOST, GOOD, GOOD, V4, False) == LOST

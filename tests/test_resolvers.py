@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from check_dnsbl.settings import Resolver, parse_resolver, parse_target, system_resolvers
+from check_dnsbl.resolvers import Resolver, parse_resolver, system_resolvers
 
 
 @pytest.mark.parametrize(
@@ -37,11 +37,3 @@ def test_resolv_conf(tmp_path: Path) -> None:
     conf.write_text("search x\nnameserver 10.0.0.1\nnameserver fe80::1%eth0\nnameserver junk\n")
     assert system_resolvers(conf) == (Resolver("10.0.0.1"), Resolver("fe80::1"))
     assert system_resolvers(tmp_path / "missing") == (Resolver("127.0.0.1"),)
-
-
-def test_targets() -> None:
-    assert str(parse_target("2001:DB8::1")) == "2001:db8::1"
-    assert parse_target("Mail.Example.COM.") == "mail.example.com"
-    for bad in ("300.1.1.1", "a b", "", "1.2.3"):
-        with pytest.raises(ValueError, match="is not an IP address or host name"):
-            parse_target(bad)

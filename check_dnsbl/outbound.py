@@ -1,0 +1,77 @@
+"""Outbound-IP discovery: which public addresses does this host send from?
+
+DNSBLs judge the address mail leaves from, which NAT, smarthosts and IPv6
+egress make differ from the monitored address. Two independent methods ask
+authoritative servers what source address they see (dnsbl-facts.md §5):
+
+- OpenDNS: ``myip.opendns.com`` (A over IPv4, AAAA over IPv6) asked of
+  resolver1.opendns.com;
+- Google: ``o-o.myaddr.l.google.com`` TXT asked of ns1.google.com.
+
+Both are asked over IPv4 and IPv6; a family whose servers cannot be reached is
+simply not discovered. Disagreement between methods is reported and every
+address found is checked. The servers are configurable (--outbound-via).
+"""
+
+import asyncio
+import ipaddress
+
+import dns.rdatatype
+import nagiosplugin
+
+from check_dnsbl.dnsclient import DnsClient, Failure
+from check_dnsbl.resolvers import DISCOVERY, Via
+from check_dnsbl.targets import Subject
+
+
+async def _ask(via: Via, query_timeout: float, retries: int, deadline: float) -> tuple[Via, str]:
+    """The address ``via`` reports, or "" with the failure in the second slot."""
+    name = DISCOVERY[via.method][0]
+    family = ipaddress.ip_address(via.server.host).version
+    if via.method == "google":
+        rdtype = dns.rdatatype.TXT
+    else:
+        rdtype = dns.rdatatype.AAAA if family == 6 else dns.rdatatype.A
+    async with DnsClient((via.server,), query_timeout, retries, 1, deadline) as client:
+        outcome = await client.query(name, rdtype)
+    if isinstance(outcome, Failure):
+        return via, f"!{outcome.reason}"
+    for record in outcome.records:  # Google adds "edns0-client-subnet ..." when ECS is used
+        try:
+            return via, str(ipaddress.ip_address(record.strip()))
+        except ValueError:
+            continue
+    return via, f"!no address in the answer ({outcome.rcode})"
+
+
+async def discover(
+    vias: tuple[Via, ...], query_timeout: float, retries: int, deadline: float
+) -> tuple[list[Subject], list[str], list[str]]:
+    """Discovered addresses (as Subjects), notes for the long output, and
+    failed asks (shown at -v: an IPv4-only host always fails over IPv6)."""
+    answers = await asyncio.gather(*(_ask(v, query_timeout, retries, deadline) for v in vias))
+    found: dict[str, list[str]] = {}
+    failed = []
+    for via, answer in answers:
+        if answer.startswith("!"):
+            failed.append(f"{via.method} ({via.server}): {answer[1:]}")
+        else:
+            found.setdefault(answer, []).append(via.method)
+    if not found:
+        raise nagiosplugin.CheckError("outbound discovery failed: " + "; ".join(failed))
+    notes: list[str] = []
+    subjects = []
+    for family in (4, 6):
+        seen = {
+            a: methods for a, methods in found.items() if ipaddress.ip_address(a).version == family
+        }
+        if len(seen) > 1:
+            notes.append(
+                f"outbound IPv{family} discovery disagrees: "
+                + ", ".join(f"{'+'.join(m)} says {a}" for a, m in seen.items())
+                + "; checking each"
+            )
+        for address, methods in seen.items():
+            origin = "outbound" if len(seen) == 1 else f"outbound per {'+'.join(methods)}"
+            subjects.append(Subject(ipaddress.ip_address(address), origin))
+    return subjects, notes, [f"outbound discovery failed: {f}" for f in failed]
