@@ -243,6 +243,21 @@ def build_parser() -> _Parser:
         metavar="N",
         help="queries in flight at once (default 256)",
     )
+    a(
+        "--state-file",
+        type=Path,
+        metavar="PATH",
+        help="listing history (first seen, NEW, delisted). Default: a file per service under "
+        "$STATE_DIRECTORY, $XDG_STATE_HOME or ~/.local/state, in check_dnsbl/",
+    )
+    a("--no-state", action="store_true", help="keep no history: no NEW, no delisted")
+    a(
+        "--new-listing-state",
+        choices=("warning", "critical"),
+        metavar="STATE",
+        help="report at least this state (warning or critical) in a run that finds a new "
+        "listing, for a volatile service that notifies once per new listing",
+    )
     a("--show-lists", action="store_true", help="print the list catalog and exit")
     a(
         "-v",
@@ -331,7 +346,15 @@ def parse(argv: Sequence[str]) -> Settings:
         started=STARTED,
         outbound_via=vias,
         secrets=tuple(keys.values()),
+        state_file=None if args.no_state else args.state_file or _default_state(targets, lists),
+        new_listing_state=args.new_listing_state or "",
     )
+
+
+def _default_state(targets: tuple[Target, ...], lists: tuple[DnsblList, ...]) -> Path:
+    from check_dnsbl.history import default_path
+
+    return default_path([str(t) for t in targets], [lst.zone for lst in lists])
 
 
 def show_lists() -> str:
@@ -393,7 +416,12 @@ def run(settings: Settings) -> NoReturn:
     try:
         import nagiosplugin
 
-        from check_dnsbl.contexts import ErrorsContext, PerfContext, TargetContext
+        from check_dnsbl.contexts import (
+            ErrorsContext,
+            NewListingContext,
+            PerfContext,
+            TargetContext,
+        )
         from check_dnsbl.resource import Dnsbl
         from check_dnsbl.summary import DnsblSummary
 
@@ -403,6 +431,7 @@ def run(settings: Settings) -> NoReturn:
             ErrorsContext(settings.errors_warning, settings.errors_critical),
             PerfContext("listed", settings.warning, settings.critical),
             PerfContext("perf"),
+            NewListingContext(settings.new_listing_state),
             DnsblSummary(settings.verbosity, settings.secrets),
         )
         # nagiosplugin prints long output only at verbose >= 1; ours is always

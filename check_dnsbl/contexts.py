@@ -88,3 +88,20 @@ class PerfContext(nagiosplugin.Context):
             metric.min,
             "" if metric.max is None else metric.max,
         )
+
+
+class NewListingContext(nagiosplugin.Context):
+    """--new-listing-state: a run that found a new listing reports at least
+    that state, so a volatile service notifies once per new listing."""
+
+    def __init__(self, state: str) -> None:
+        super().__init__("new")
+        self.state = {"warning": Warn, "critical": Critical}.get(state, Ok)
+
+    def evaluate(self, metric: nagiosplugin.Metric, resource: object) -> nagiosplugin.Result:
+        return self.result_cls(self.state if metric.value else Ok, metric=metric)
+
+    def performance(
+        self, metric: nagiosplugin.Metric, resource: object
+    ) -> nagiosplugin.Performance:
+        return nagiosplugin.Performance("new", metric.value, "", "", "", 0)

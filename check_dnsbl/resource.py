@@ -15,6 +15,7 @@ import nagiosplugin
 
 from check_dnsbl.catalog import KEYS, DnsblList
 from check_dnsbl.dnsclient import DnsClient
+from check_dnsbl.history import Changes, record
 from check_dnsbl.keys import env_name
 from check_dnsbl.querynames import TEST_ENTRIES, domain_query_name, ip_query_name
 from check_dnsbl.settings import Settings
@@ -59,6 +60,7 @@ class Dnsbl(nagiosplugin.Resource):
         self.details: list[str] = []
         self.queries = 0
         self.junk = 0
+        self.changes: Changes | None = None
 
     @property
     def name(self) -> str:
@@ -67,6 +69,15 @@ class Dnsbl(nagiosplugin.Resource):
     def probe(self) -> Iterator[nagiosplugin.Metric]:
         self.reports = asyncio.run(self._gather())
         reports = self.reports
+        if self.settings.state_file is not None:
+            self.changes = record(self.settings.state_file, reports, self.settings.lock_deadline)
+            counted = {
+                k for r in reports for v in r.counted for k in [f"{r.target} {v.dnsbl.zone}"]
+            }
+            yield nagiosplugin.Metric("new", len(self.changes.new & counted), min=0, context="new")
+            yield nagiosplugin.Metric(
+                "delisted", len(self.changes.delisted), min=0, context="perf"
+            )
         lists = {v.dnsbl.zone for r in reports for v in r.verdicts}
         for report in reports:
             yield nagiosplugin.Metric(report.target, report, context="target")

@@ -4,6 +4,7 @@ The CLI builds one Settings; the Resource, Contexts and Summary only read it.
 """
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from check_dnsbl.catalog import DnsblList
 from check_dnsbl.resolvers import Resolver, Via
@@ -30,8 +31,17 @@ class Settings:
     outbound_via: tuple[Via, ...] = ()
     #: Keys of keyed lists: never printed (see keys.redact).
     secrets: tuple[str, ...] = ()
+    #: Listing history (see history); None with --no-state.
+    state_file: Path | None = None
+    #: At least this state ("warning" or "critical") when a listing is new.
+    new_listing_state: str = ""
 
     @property
     def deadline(self) -> float:
         """When the DNS work must end: the budget less a reserve for output."""
         return self.started + self.timeout - min(1.0, 0.1 * self.timeout)
+
+    @property
+    def lock_deadline(self) -> float:
+        """How long the state-file lock may be waited for: half the reserve."""
+        return self.started + self.timeout - min(0.5, 0.05 * self.timeout)

@@ -6,12 +6,14 @@ The long output is printed at the default verbosity, because notifications
 carry it: the delist link must reach the admin with the alert.
 """
 
+import time
 import unicodedata
 from collections import Counter
 
 import nagiosplugin
 from nagiosplugin.state import Unknown
 
+from check_dnsbl.history import Changes, key
 from check_dnsbl.keys import redact
 from check_dnsbl.verdict import Status, TargetReport, Verdict
 
@@ -35,7 +37,11 @@ def headline(reason: str) -> str:
     return reason.split(" (", maxsplit=1)[0]
 
 
-def _tags(verdict: Verdict) -> list[str]:
+def when(stamp: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(stamp))
+
+
+def _tags(verdict: Verdict, new: bool = False) -> list[str]:
     tags: list[str] = []
     for code in verdict.codes:
         meaning = verdict.dnsbl.decode(code)
@@ -44,12 +50,14 @@ def _tags(verdict: Verdict) -> list[str]:
             tags.append(tag)
     if verdict.dnsbl.severity == "info":
         tags.append("info")
+    if new:
+        tags.append("NEW")
     return tags
 
 
-def listing(verdict: Verdict) -> str:
+def listing(verdict: Verdict, new: bool = False) -> str:
     """``zen.spamhaus.org (XBL)``: the zone and what its code says."""
-    tags = _tags(verdict)
+    tags = _tags(verdict, new)
     return f"{verdict.dnsbl.label} ({', '.join(tags)})" if tags else verdict.dnsbl.label
 
 
@@ -84,8 +92,13 @@ class DnsblSummary(nagiosplugin.Summary):
     def _reports(results: nagiosplugin.Results) -> list[TargetReport]:
         return [r.metric.value for r in results if r.metric and r.metric.context == "target"]
 
+    @staticmethod
+    def _changes(results: nagiosplugin.Results) -> Changes:
+        resource = next((r.resource for r in results if r.resource is not None), None)
+        return getattr(resource, "changes", None) or Changes()
+
     def ok(self, results: nagiosplugin.Results) -> str:
-        return redact(self._line(self._reports(results)), self.secrets)
+        return redact(self._line(self._reports(results), self._changes(results)), self.secrets)
 
     def problem(self, results: nagiosplugin.Results) -> str:
         return redact(self._problem(results), self.secrets)
@@ -100,9 +113,9 @@ class DnsblSummary(nagiosplugin.Summary):
             who = _some([r.target for r in reports])
             why = reasons.most_common(1)[0][0] if reasons else "no list to ask"
             return f"no usable answer from any list for {who}: {why}"
-        return self._line(reports)
+        return self._line(reports, self._changes(results))
 
-    def _line(self, reports: list[TargetReport]) -> str:
+    def _line(self, reports: list[TargetReport], changes: Changes) -> str:
         unusable: dict[str, str] = {}
         for report in reports:
             for v in report.having(Status.UNUSABLE):
@@ -112,13 +125,23 @@ class DnsblSummary(nagiosplugin.Summary):
             tail = f"; {len(unusable)} unusable: " + _some(
                 [f"{z} ({w})" for z, w in unusable.items()]
             )
+        if changes.delisted:
+            gone = [k.split(" ", 1) for k in changes.delisted]
+            if len(reports) == 1:
+                tail += "; delisted from " + _some([zone for _, zone in gone])
+            else:
+                tail += "; delisted: " + _some([f"{who} from {zone}" for who, zone in gone])
+
+        def named(r: TargetReport, v: Verdict) -> str:
+            return listing(v, key(r.target, v.dnsbl.zone) in changes.new)
+
         if len(reports) == 1:
             report = reports[0]
             hits = report.having(Status.LISTED)
             if hits:
                 lists = _plural(report.asked, "list")
-                named = _some([listing(v) for v in hits])
-                return f"{_who(report)} listed on {len(hits)} of {lists}: {named}{tail}"
+                named_all = _some([named(report, v) for v in hits])
+                return f"{_who(report)} listed on {len(hits)} of {lists}: {named_all}{tail}"
             clean = len(report.having(Status.CLEAN))
             asked = _plural(report.asked, "list")
             of = f"{clean} of {asked}" if clean != report.asked else asked
@@ -129,7 +152,7 @@ class DnsblSummary(nagiosplugin.Summary):
             lists = _plural(max(r.asked for r in reports), "list")
             return f"{len(reports)} {noun} not listed on {lists}" + tail
         each = [
-            f"{_who(r)} on " + ", ".join(listing(v) for v in r.having(Status.LISTED))
+            f"{_who(r)} on " + ", ".join(named(r, v) for v in r.having(Status.LISTED))
             for r in listed[:FIRST_LINE_ITEMS]
         ]
         if len(listed) > FIRST_LINE_ITEMS:
@@ -139,11 +162,19 @@ class DnsblSummary(nagiosplugin.Summary):
     def verbose(self, results: nagiosplugin.Results) -> list[str]:
         reports = self._reports(results)
         resource = next((r.resource for r in results if r.resource is not None), None)
+        changes = self._changes(results)
         lines: list[str] = list(getattr(resource, "notes", []))
+        lines += [line for line in (changes.problem, changes.warning) if line]
         for report in reports:
-            lines += [self._listed_line(report, v) for v in report.having(Status.LISTED)]
+            lines += [self._listed_line(report, v, changes) for v in report.having(Status.LISTED)]
         lines += self._unusable_lines(reports)
+        for k, first in changes.delisted.items():
+            who, zone = k.split(" ", 1)
+            lines.append(f"{who} delisted from {zone} (listed since {when(first)})")
         if self.verbosity >= 1:
+            for k, stamp in changes.earlier.items():
+                who, zone = k.split(" ", 1)
+                lines.append(f"{who} delisted from {zone} on {when(stamp)}")
             lines += list(getattr(resource, "details", []))
             for report in reports:
                 for v in report.having(Status.CLEAN, Status.NOT_APPLICABLE):
@@ -174,7 +205,7 @@ class DnsblSummary(nagiosplugin.Summary):
         return lines
 
     @staticmethod
-    def _listed_line(report: TargetReport, v: Verdict) -> str:
+    def _listed_line(report: TargetReport, v: Verdict, changes: Changes) -> str:
         parts = []
         for code in v.codes:
             meaning = v.dnsbl.decode(code)
@@ -183,9 +214,13 @@ class DnsblSummary(nagiosplugin.Summary):
             else:
                 tag = f"{meaning.tag}: " if meaning.tag else ""
                 parts.append(f"{code} {tag}{meaning.meaning}")
-        line = f"{report.target} listed on {v.dnsbl.label}: " + "; ".join(parts)
+        k = key(report.target, v.dnsbl.zone)
+        new = " (NEW)" if k in changes.new else ""
+        line = f"{report.target} listed on {v.dnsbl.label}{new}: " + "; ".join(parts)
         if v.dnsbl.severity == "info":
             line += " (informational list)"
+        if k in changes.since:
+            line += f"; listed since {when(changes.since[k])}"
         if v.txt:
             line += f'; reason: "{clean_text(v.txt)}"'
         url = v.dnsbl.lookup_url(report.target)

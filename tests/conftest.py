@@ -55,10 +55,12 @@ def check_dnsbl(*args: str, env: dict[str, str] | None = None, timeout: float = 
     """Run ``python -m check_dnsbl`` with this interpreter, as a monitoring core would.
 
     Every run must keep stderr empty (Icinga 2 merges it into the output) and
-    never print a traceback.
+    never print a traceback. Runs keep no history unless a test asks for it
+    (--state-file, or STATE_DIRECTORY in ``env``), so each test stands alone.
     """
+    history = "--state-file" in args or "STATE_DIRECTORY" in (env or {})
     proc = subprocess.run(
-        [sys.executable, "-m", "check_dnsbl", *args],
+        [sys.executable, "-m", "check_dnsbl", *args, *([] if history else ["--no-state"])],
         capture_output=True,
         text=True,
         timeout=timeout,
