@@ -110,12 +110,16 @@ class DnsClient:
     def __init__(
         self,
         resolvers: tuple[Resolver, ...],
+        *,
         query_timeout: float,
         retries: int,
         workers: int,
         deadline: float,
+        max_qps: float = 0,
     ) -> None:
         self.resolvers = resolvers
+        self.interval = 1 / max_qps if max_qps else 0.0
+        self.next_send = 0.0
         self.query_timeout = query_timeout
         self.retries = retries
         self.deadline = deadline
@@ -163,6 +167,11 @@ class DnsClient:
         for attempt in range(self.retries + 1):
             channel = self.channels[attempt % len(self.channels)]
             async with self.slots:
+                if self.interval:  # --max-qps: space the sends out, politely
+                    now = time.monotonic()
+                    send_at = max(now, self.next_send)
+                    self.next_send = send_at + self.interval
+                    await asyncio.sleep(send_at - now)
                 wait = min(self.query_timeout, self.deadline - time.monotonic())
                 if wait <= 0:
                     break

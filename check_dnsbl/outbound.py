@@ -32,7 +32,10 @@ async def _ask(via: Via, query_timeout: float, retries: int, deadline: float) ->
         rdtype = dns.rdatatype.TXT
     else:
         rdtype = dns.rdatatype.AAAA if family == 6 else dns.rdatatype.A
-    async with DnsClient((via.server,), query_timeout, retries, 1, deadline) as client:
+    client = DnsClient(
+        (via.server,), query_timeout=query_timeout, retries=retries, workers=1, deadline=deadline
+    )
+    async with client:
         outcome = await client.query(name, rdtype)
     if isinstance(outcome, Failure):
         return via, f"!{outcome.reason}"

@@ -112,7 +112,14 @@ class Dnsbl(nagiosplugin.Resource):
             outbound, self.notes, self.details = await discover(
                 s.outbound_via, s.query_timeout, s.retries, s.deadline
             )
-        client = DnsClient(s.resolvers, s.query_timeout, s.retries, s.workers, s.deadline)
+        client = DnsClient(
+            s.resolvers,
+            query_timeout=s.query_timeout,
+            retries=s.retries,
+            workers=s.workers,
+            deadline=s.deadline,
+            max_qps=s.max_qps,
+        )
         async with client:
             found = await subjects(client, s.targets, outbound)
             tests = {

@@ -26,6 +26,7 @@ class Settings:
     query_timeout: float = 2.0
     retries: int = 1
     workers: int = 256
+    max_qps: float = 0.0
     verbosity: int = 0
     started: float = 0.0
     outbound_via: tuple[Via, ...] = ()
