@@ -1,0 +1,448 @@
+"""Real Icinga 2 (and Nagios 4) instances in a temp dir, for tests/test_icinga.py.
+
+Nothing here touches /etc/icinga2 or /var/lib/icinga2: every path constant of
+the daemon (DataDir, LogDir, CacheDir, SpoolDir, InitRunDir, ZonesDir,
+ConfigDir) points into the temp dir, and the daemon runs as the current user.
+The plugin is run through a small sh wrapper in a temp PluginContribDir, so
+the suite works on the dev venv and on Debian's /usr/bin/python3 alike.
+"""
+
+from __future__ import annotations
+
+import atexit
+import grp
+import os
+import pwd
+import re
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from types import TracebackType
+
+REPO = Path(__file__).resolve().parent.parent
+ICINGA_DIR = REPO / "icinga"
+#: The files an admin copies into conf.d (or zones.d), in include order.
+SHIPPED_CONF = ("dnsbl.conf", "services.conf", "notifications.conf")
+ICINGA2 = "icinga2"
+NAGIOS4 = "nagios4"
+
+START_TIMEOUT = 20.0
+STOP_TIMEOUT = 10.0
+
+
+def wait_for(
+    what: str, ready: Callable[[], object], timeout: float, diag: Callable[[], str] = str
+) -> None:
+    """Poll ``ready`` until truthy; AssertionError with ``diag()`` on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ready():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}\n{diag()}")
+
+
+def write_plugin_wrapper(
+    path: Path,
+    *,
+    state_dir: Path,
+    extra_args: Sequence[str] = (),
+    argv_log: Path | None = None,
+) -> Path:
+    """An executable that runs this checkout's check_dnsbl with this interpreter.
+
+    ``argv_log`` records the arguments the caller passed, one line per run,
+    before ``extra_args`` are appended. The plugin keeps its listing history
+    under $STATE_DIRECTORY; unless the caller sets it, that is ``state_dir``,
+    so a test never writes to ~/.local/state.
+    """
+    lines = ["#!/bin/sh"]
+    if argv_log is not None:
+        lines.append(f'printf "%s\\n" "$*" >> {shlex.quote(str(argv_log))}')
+    pythonpath = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+    lines += [
+        f": ${{STATE_DIRECTORY:={shlex.quote(str(state_dir))}}}",
+        "export STATE_DIRECTORY",
+        f"PYTHONPATH={shlex.quote(pythonpath)} exec {shlex.quote(sys.executable)} "
+        f'-m check_dnsbl "$@" {shlex.join(extra_args)}'.rstrip(),
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.chmod(0o755)
+    return path
+
+
+def write_fake_sendmail(path: Path, spool: Path) -> Path:
+    """A sendmail(8) stand-in: appends argv and the message to ``spool``."""
+    path.write_text(
+        "#!/bin/sh\n"
+        f"spool={shlex.quote(str(spool))}\n"
+        "msg=$(cat)\n"
+        '{ printf "=== sendmail %s\\n" "$*"; printf "%s\\n" "$msg"; '
+        'printf "=== end\\n"; } >> "$spool"\n',
+        encoding="utf-8",
+    )
+    path.chmod(0o755)
+    return path
+
+
+def read_mails(spool: Path) -> list[str]:
+    """Messages captured by write_fake_sendmail(), complete ones only."""
+    try:
+        text = spool.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    mails = []
+    for chunk in text.split("=== sendmail ")[1:]:
+        head, _, rest = chunk.partition("\n")
+        if "=== end\n" in rest:
+            assert head == "-t -i", f"sendmail called as {head!r}"
+            mails.append(rest.split("=== end\n")[0])
+    return mails
+
+
+def live_pids(pattern: str) -> list[int]:
+    """Running (not zombie) processes whose command line contains ``pattern``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = (entry / "stat").read_text().rpartition(")")[2].split()[0]
+        except OSError:
+            continue
+        if pattern in cmdline and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+class GraphiteSink:
+    """A TCP listener on 127.0.0.1 that keeps the lines a GraphiteWriter sends."""
+
+    def __init__(self) -> None:
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self._server.settimeout(0.2)
+        self.port = self._server.getsockname()[1]
+        self._lines: list[str] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def __enter__(self) -> GraphiteSink:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._server.close()
+
+    @property
+    def lines(self) -> list[str]:
+        with self._lock:
+            return list(self._lines)
+
+    def _serve(self) -> None:
+        conns: list[socket.socket] = []
+        buffers: dict[socket.socket, bytes] = {}
+        try:
+            while not self._stop.is_set():
+                try:
+                    conn, _ = self._server.accept()
+                    conn.settimeout(0.05)
+                    conns.append(conn)
+                    buffers[conn] = b""
+                except TimeoutError:
+                    pass
+                for conn in list(conns):
+                    try:
+                        data = conn.recv(65536)
+                    except TimeoutError:
+                        continue
+                    except OSError:
+                        data = b""
+                    if not data:
+                        conns.remove(conn)
+                        conn.close()
+                        continue
+                    buffers[conn] += data
+                    *done, buffers[conn] = buffers[conn].split(b"\n")
+                    with self._lock:
+                        self._lines.extend(d.decode("utf-8", "replace") for d in done)
+        finally:
+            for conn in conns:
+                conn.close()
+
+
+class Icinga:
+    """One Icinga 2 instance in ``root``: config, validation, daemon, logs.
+
+    ``body`` is appended to a generated icinga2.conf that sets the path
+    constants, includes the ITL (``<itl>``, ``<plugins>``, ``<plugins-contrib>``)
+    and then ``includes`` (e.g. the shipped icinga/*.conf).
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        body: str = "",
+        includes: Iterable[Path] = (),
+        plugin_contrib_dir: Path | None = None,
+        node_name: str = "icinga-test.localdomain",
+        exe: str = ICINGA2,
+        perfdata_writer: bool = False,
+    ) -> None:
+        self.exe = exe
+        self.root = root
+        self.conf = root / "icinga2.conf"
+        self.plugin_contrib_dir = plugin_contrib_dir or root / "plugins"
+        self.log_path = root / "log" / "icinga2.log"
+        self.stdout_path = root / "daemon.out"
+        self.perfdata_dir = root / "perfdata"
+        self.zones_dir = root / "zones.d"
+        for sub in ("data", "log", "cache", "spool", "run", "perfdata", "zones.d"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        self.plugin_contrib_dir.mkdir(parents=True, exist_ok=True)
+        head = [
+            'const PluginDir = "/usr/lib/nagios/plugins"',
+            f"const PluginContribDir = {_icinga_str(self.plugin_contrib_dir)}",
+            'const ManubulonPluginDir = "/usr/lib/nagios/plugins"',
+            f"const NodeName = {_icinga_str(node_name)}",
+            "include <itl>",
+            "include <plugins>",
+            "include <plugins-contrib>",
+            *(f"include {_icinga_str(p)}" for p in includes),
+        ]
+        if perfdata_writer:
+            body += perfdata_writer_conf(self.perfdata_dir)
+        self.conf.write_text("\n".join(head) + "\n" + body, encoding="utf-8")
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    # -------------------------------------------------------------- commands
+
+    def args(self) -> list[str]:
+        user = pwd.getpwuid(os.geteuid()).pw_name
+        group = grp.getgrgid(os.getegid()).gr_name
+        r = self.root
+        return [
+            "-c", str(self.conf),
+            f"-DDataDir={r / 'data'}", f"-DLogDir={r / 'log'}",
+            f"-DCacheDir={r / 'cache'}", f"-DSpoolDir={r / 'spool'}",
+            f"-DInitRunDir={r / 'run'}", f"-DZonesDir={self.zones_dir}",
+            f"-DConfigDir={r}", f"-DRunAsUser={user}", f"-DRunAsGroup={group}",
+        ]  # fmt: skip
+
+    def validate(self) -> subprocess.CompletedProcess[str]:
+        """``icinga2 daemon -C`` on this config (also dumps the object cache)."""
+        return subprocess.run(
+            [self.exe, "daemon", "-C", *self.args()],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+
+    def object_list(self, obj_type: str) -> str:
+        """``icinga2 object list`` of the last validated config."""
+        proc = subprocess.run(
+            [self.exe, "object", "list", "--type", obj_type, *self.args()[2:]],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return proc.stdout
+
+    # ---------------------------------------------------------------- daemon
+
+    def __enter__(self) -> Icinga:
+        self.start()
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Start ``icinga2 daemon`` in a session of its own; wait until it runs."""
+        _LIVE.add(self)
+        with self.stdout_path.open("wb") as out:
+            self._proc = subprocess.Popen(
+                [self.exe, "daemon", *self.args()],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True,  # umbrella + worker + spawn helper: one group
+            )  # fmt: skip
+        wait_for(
+            "icinga2 to activate its objects",
+            lambda: "Activated all objects" in self.log() or self._proc_exited(),
+            START_TIMEOUT,
+            self.diagnostics,
+        )
+        if self._proc_exited():
+            raise AssertionError(f"icinga2 daemon exited at start\n{self.diagnostics()}")
+
+    def stop(self) -> None:
+        """SIGTERM the whole process group, SIGKILL leftovers, reap the umbrella."""
+        proc, self._proc = self._proc, None
+        _LIVE.discard(self)
+        if proc is None:
+            return
+        pattern = str(self.conf)
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(proc.pid, sig)
+            except ProcessLookupError:
+                break
+            deadline = time.monotonic() + STOP_TIMEOUT
+            while time.monotonic() < deadline and (proc.poll() is None or live_pids(pattern)):
+                time.sleep(0.05)
+            if proc.poll() is not None and not live_pids(pattern):
+                break
+        proc.wait(STOP_TIMEOUT)
+
+    def _proc_exited(self) -> bool:
+        return self._proc is not None and self._proc.poll() is not None
+
+    @property
+    def pid(self) -> int:
+        assert self._proc is not None
+        return self._proc.pid
+
+    # ------------------------------------------------------------ observing
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def diagnostics(self) -> str:
+        """The daemon's stdout, the end of its log and its last check results."""
+        out = ""
+        if self.stdout_path.exists():
+            out = self.stdout_path.read_text(encoding="utf-8", errors="replace")
+        results = "\n".join(
+            f"{r['SERVICEDESC']} {r['SERVICESTATE']} {r['SERVICESTATETYPE']}: "
+            f"{r['SERVICEOUTPUT']!r} | {r['SERVICEPERFDATA']}"
+            for r in self.perfdata()[-8:]
+        )
+        return (
+            f"--- icinga2 stdout ---\n{out[-4000:]}\n--- icinga2 log ---\n{self.log()[-8000:]}"
+            f"\n--- last check results ---\n{results}"
+        )
+
+    def perfdata(self) -> list[dict[str, str]]:
+        """Service records of the PerfdataWriter, from the files it rotated (1/s).
+
+        The open temp file is not read: it may hold a half-written record.
+        SERVICEOUTPUT is the last field and may span lines (long output), so a
+        record ends where the next ``DATATYPE::`` line starts.
+        """
+        files = sorted(
+            p for p in self.perfdata_dir.glob("service-perfdata.*") if p.suffix[1:].isdigit()
+        )
+        records = []
+        for path in files:
+            try:
+                text = path.read_text(encoding="utf-8", errors="replace")
+            except FileNotFoundError:
+                continue
+            for chunk in re.split(r"^(?=DATATYPE::)", text, flags=re.MULTILINE):
+                if not chunk.startswith("DATATYPE::SERVICEPERFDATA\t"):
+                    continue
+                head, sep, output = chunk.partition("\tSERVICEOUTPUT::")
+                assert sep and output.endswith("\n"), f"bad perfdata record {chunk!r}"
+                fields = dict(f.split("::", 1) for f in head.split("\t"))
+                fields["SERVICEOUTPUT"] = output[:-1]
+                records.append(fields)
+        records.sort(key=lambda r: int(r["TIMET"]))
+        return records
+
+    def results(self, service: str) -> list[dict[str, str]]:
+        """The PerfdataWriter records of one service (by name), oldest first."""
+        return [r for r in self.perfdata() if r["SERVICEDESC"] == service]
+
+
+#: One record per check result; the (multi-line) output comes last.
+SERVICE_FORMAT = "\t".join(
+    [
+        "DATATYPE::SERVICEPERFDATA",
+        "TIMET::$icinga.timet$",
+        "HOSTNAME::$host.name$",
+        "SERVICEDESC::$service.name$",
+        "SERVICEPERFDATA::$service.perfdata$",
+        "SERVICESTATE::$service.state$",
+        "SERVICESTATETYPE::$service.state_type$",
+        "SERVICECHECKATTEMPT::$service.check_attempt$",
+        "SERVICEOUTPUT::$service.output$",
+    ]
+)
+
+
+_LIVE: set[Icinga] = set()
+
+
+@atexit.register
+def _stop_all() -> None:
+    """A test run that dies half-way must not leave a daemon behind."""
+    for icinga in list(_LIVE):
+        icinga.stop()
+
+
+def perfdata_writer_conf(d: Path) -> str:
+    """A PerfdataWriter into ``d``, rotated every second, with state and output."""
+    return f"""
+object PerfdataWriter "perfdata" {{
+  service_perfdata_path = {_icinga_str(d / "service-perfdata")}
+  service_temp_path = {_icinga_str(d / "service-perfdata.tmp")}
+  host_perfdata_path = {_icinga_str(d / "host-perfdata")}
+  host_temp_path = {_icinga_str(d / "host-perfdata.tmp")}
+  service_format_template = {_icinga_str(SERVICE_FORMAT)}
+  rotation_interval = 1s
+}}
+"""
+
+
+def _icinga_str(value: object) -> str:
+    """An Icinga 2 DSL string literal."""
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\t", "\\t")
+    return f'"{text}"'
+
+
+# ------------------------------------------------------------------- Nagios
+
+
+def nagios_validate(
+    root: Path, cfg_files: Iterable[Path], exe: str = NAGIOS4
+) -> subprocess.CompletedProcess[str]:
+    """``nagios4 -v`` on a minimal main config in ``root`` reading ``cfg_files``."""
+    for sub in ("var", "spool", "checkresults"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    (root / "resource.cfg").write_text("$USER1$=/usr/lib/nagios/plugins\n", encoding="utf-8")
+    main = [
+        f"log_file={root / 'var' / 'nagios.log'}",
+        *(f"cfg_file={p}" for p in cfg_files),
+        f"resource_file={root / 'resource.cfg'}",
+        f"status_file={root / 'var' / 'status.dat'}",
+        f"temp_file={root / 'var' / 'nagios.tmp'}",
+        f"temp_path={root / 'var'}",
+        f"lock_file={root / 'var' / 'nagios.lock'}",
+        f"check_result_path={root / 'checkresults'}",
+        f"object_cache_file={root / 'var' / 'objects.cache'}",
+        f"precached_object_file={root / 'var' / 'objects.precache'}",
+        f"command_file={root / 'var' / 'nagios.cmd'}",
+        f"state_retention_file={root / 'var' / 'retention.dat'}",
+        "illegal_macro_output_chars=`~$&|'\"<>",
+        f"nagios_user={pwd.getpwuid(os.geteuid()).pw_name}",
+        f"nagios_group={grp.getgrgid(os.getegid()).gr_name}",
+    ]
+    cfg = root / "nagios.cfg"
+    cfg.write_text("\n".join(main) + "\n", encoding="utf-8")
+    return subprocess.run(
+        [exe, "-v", str(cfg)], capture_output=True, text=True, timeout=60, check=False
+    )
