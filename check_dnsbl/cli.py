@@ -267,6 +267,12 @@ def build_parser() -> _Parser:
     )
     a("--no-state", action="store_true", help="keep no history: no NEW, no delisted")
     a(
+        "--new-listings-only",
+        action="store_true",
+        help="the state comes only from new listings: OK unless this run found one, then "
+        "--new-listing-state (default warning); for a volatile companion service",
+    )
+    a(
         "--new-listing-state",
         choices=("warning", "critical"),
         metavar="STATE",
@@ -343,6 +349,8 @@ def parse(argv: Sequence[str]) -> Settings:
     args = build_parser().parse_args(argv)
     if args.critical < args.warning:
         raise UsageError("-c must not be lower than -w")
+    if args.new_listings_only and args.no_state:
+        raise UsageError("--new-listings-only needs the history: drop --no-state")
     try:
         targets = _targets(args)
         resolvers = tuple(parse_resolver(n) for n in args.nameservers) or system_resolvers()
@@ -371,7 +379,8 @@ def parse(argv: Sequence[str]) -> Settings:
         outbound_via=vias,
         secrets=tuple(keys.values()),
         state_file=None if args.no_state else args.state_file or _default_state(targets, lists),
-        new_listing_state=args.new_listing_state or "",
+        new_listing_state=args.new_listing_state or ("warning" if args.new_listings_only else ""),
+        new_listings_only=args.new_listings_only,
     )
 
 
@@ -451,8 +460,11 @@ def run(settings: Settings) -> NoReturn:
 
         check = nagiosplugin.Check(
             Dnsbl(settings),
-            TargetContext(settings.warning, settings.critical),
-            ErrorsContext(settings.errors_warning, settings.errors_critical),
+            TargetContext(settings.warning, settings.critical, not settings.new_listings_only),
+            ErrorsContext(
+                0 if settings.new_listings_only else settings.errors_warning,
+                0 if settings.new_listings_only else settings.errors_critical,
+            ),
             PerfContext("listed", settings.warning, settings.critical),
             PerfContext("perf"),
             NewListingContext(settings.new_listing_state),

@@ -19,13 +19,15 @@ class TargetContext(nagiosplugin.Context):
     """One address or domain: a hit on a critical-severity list is CRITICAL
     by itself; other hits (info lists excluded) count toward -w/-c."""
 
-    def __init__(self, warning: int, critical: int) -> None:
+    def __init__(self, warning: int, critical: int, enabled: bool = True) -> None:
         super().__init__("target")
-        self.warning, self.critical = warning, critical
+        self.warning, self.critical, self.enabled = warning, critical, enabled
 
     def evaluate(self, metric: nagiosplugin.Metric, resource: object) -> nagiosplugin.Result:
         report: TargetReport = metric.value
         counted = report.counted
+        if not self.enabled:  # --new-listings-only: NewListingContext decides
+            return self.result_cls(Ok, metric=metric)
         if any(v.dnsbl.severity == "critical" for v in counted) or len(counted) >= self.critical:
             return self.result_cls(Critical, metric=metric)
         if len(counted) >= self.warning:

@@ -36,6 +36,8 @@ class Settings:
     state_file: Path | None = None
     #: At least this state ("warning" or "critical") when a listing is new.
     new_listing_state: str = ""
+    #: The state comes only from new listings (a volatile companion service).
+    new_listings_only: bool = False
 
     @property
     def deadline(self) -> float:

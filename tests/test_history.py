@@ -229,3 +229,26 @@ def test_default_state_file_is_per_service(clean: DnsWorld, tmp_path: Path) -> N
         check_dnsbl("-n", clean.resolver, "-H", address, *LISTS, env=env)
     files = sorted(p.name for p in (tmp_path / "check_dnsbl").glob("state-*.json"))
     assert len(files) == 2, files
+
+
+def test_new_listings_only_reports_only_what_is_new(clean: DnsWorld, tmp_path: Path) -> None:
+    """The volatile companion service: a standing CRITICAL listing is OK here."""
+    state = tmp_path / "state.json"
+    list_on(clean, ZEN)
+    r = check(clean, state, "--new-listings-only")
+    assert (r.returncode, r.first_line) == (
+        1,
+        "DNSBL WARNING - 198.51.100.10 listed on 1 of 2 lists: zen.spamhaus.org (SBL, NEW)",
+    )
+    r = check(clean, state, "--new-listings-only")
+    assert (r.returncode, r.first_line) == (
+        0,
+        "DNSBL OK - 198.51.100.10 listed on 1 of 2 lists: zen.spamhaus.org (SBL)",
+    )
+    list_on(clean, SPAMCOP)
+    r = check(clean, state, "--new-listings-only", "--new-listing-state", "critical")
+    assert r.returncode == 2
+    assert r.first_line.endswith("bl.spamcop.net (NEW)")
+    assert check_dnsbl("-H", "192.0.2.1", "--new-listings-only", "--no-state").first_line == (
+        "DNSBL UNKNOWN - --new-listings-only needs the history: drop --no-state (see --help)"
+    )
