@@ -1,30 +1,35 @@
-"""check_dnsbl: is a mail server's address on a DNS blocklist?
+"""check_dnsbl: is a mail server's address (or domain) on a DNS blocklist?
 
 A Nagios/Icinga plugin built on nagiosplugin's three stages. Each concept
 lives in one module named for it::
 
     cli          options -> Settings; runs the Check; the only place that exits
-    settings     Settings, Resolver: frozen value objects, no globals
+    settings     Settings: the frozen value object of one run, no globals
+    resolvers    Resolver, Via: where queries go (-n, discovery servers)
+    targets      what -H/--mx/-d name -> the addresses and domains to ask about
+    outbound     outbound-IP discovery over DNS (OpenDNS, Google), cross-checked
     catalog      DnsblList; the list catalog (catalog.toml, data not code)
                  and --lists-file parsing
-    querynames   pure: address -> query name, RFC 5782 test entries
-    dnsclient    asyncio stub resolver client on dnspython's message API:
-                 bounded in-flight queries, retries, one deadline
+    keys         keys of keyed lists (Spamhaus DQS, Abusix); redaction
+    querynames   pure: address/domain -> query name, RFC 5782 test entries
+    dnsclient    asyncio stub-resolver client on dnspython's message API:
+                 bounded in-flight queries, retries, TCP fallback, one deadline
     verdict      pure: DNS answer -> Verdict (listed / not listed /
-                 unusable with a reason), return-code decoding, self-test
-    resource     acquisition: Dnsbl(Resource) resolves targets and runs
+                 unusable with a reason), return codes, self-test
+    history      the state file: NEW listings, listed since, delisted
+    resource     acquisition: Dnsbl(Resource) resolves the targets and runs
                  every query (plus self-tests) under the run's deadline,
-                 yielding one Metric per address and the totals
-    contexts     evaluation: AddressContext (listings -> state, per
-                 address), ErrorsContext (unusable lists -> state),
+                 yielding one Metric per target and the totals
+    contexts     evaluation: TargetContext (listings -> state, per target),
+                 ErrorsContext (unusable lists), NewListingContext,
                  PerfContext (perfdata only)
     summary      presentation: first line, long output, TXT sanitising
 
 Pipeline::
 
     argv -> cli.parse -> Settings
-         -> Dnsbl.probe()  [querynames, dnsclient, verdict]
-         -> Metric(address, AddressReport) ... Metric(errors) Metric(listed) ...
+         -> Dnsbl.probe()  [outbound, targets, querynames, dnsclient, verdict, history]
+         -> Metric(target, TargetReport) ... Metric(errors) Metric(listed) Metric(new) ...
          -> contexts -> Results -> DnsblSummary -> stdout, exit code 0..3
 """
 
