@@ -98,8 +98,10 @@ def build_parser() -> _Parser:
         epilog=(
             "Exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (also for usage errors,\n"
             "-h, -V and --show-lists).\n"
-            "Perfdata: listed, lists, errors, time (s); addresses and addresses_listed\n"
-            "when several addresses are checked."
+            "Perfdata: listed, lists, errors, time (s); new and delisted with the history;\n"
+            "addresses(_listed), domains(_listed) when several targets are checked.\n"
+            "--extra-opts=[section][@file] reads options from an ini file, as Monitoring\n"
+            "Plugins do (e.g. Debian's check_rbl.ini: [rbl] server=...)."
         ),
     )
     a = p.add_argument
@@ -344,9 +346,55 @@ def _lists(args: argparse.Namespace, targets: tuple[Target, ...]) -> tuple[Dnsbl
     return lists
 
 
+#: Where Monitoring Plugins look for --extra-opts files without @file.
+EXTRA_OPTS_FILES = (
+    "/etc/nagios/plugins.ini",
+    "/usr/local/nagios/etc/plugins.ini",
+    "/usr/local/etc/nagios/plugins.ini",
+    "/etc/opt/nagios/plugins.ini",
+    "/etc/nagios-plugins.ini",
+    "/usr/local/etc/nagios-plugins.ini",
+    "/etc/opt/nagios-plugins.ini",
+)
+
+
+def expand_extra_opts(argv: Sequence[str], prog: str) -> list[str]:
+    """Monitoring Plugins' ``--extra-opts=[section][@file]``: each ``key=value``
+    line of the ini section becomes ``--key=value``, so Debian's Nagios
+    ``check_rbl`` command and its check_rbl.ini ([rbl] server=...) work as is."""
+    out: list[str] = []
+    for arg in argv:
+        if arg != "--extra-opts" and not arg.startswith("--extra-opts="):
+            out.append(arg)
+            continue
+        section, _, path = arg.partition("=")[2].partition("@")
+        section = section or prog
+        files = [path] if path else [f for f in EXTRA_OPTS_FILES if Path(f).exists()]
+        if not files:
+            raise UsageError(f"--extra-opts: no file given and none of {EXTRA_OPTS_FILES[0]} etc.")
+        try:
+            lines = Path(files[0]).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            why = getattr(exc, "strerror", None) or "not a UTF-8 text file"
+            raise UsageError(f"cannot read --extra-opts file {files[0]}: {why}") from None
+        current, found = None, False
+        for line in (raw.strip() for raw in lines):
+            if line.startswith("[") and line.endswith("]"):
+                current = line[1:-1].strip()
+                found = found or current == section
+            elif current == section and line and line[0] not in "#;":
+                key, _, value = line.partition("=")
+                out.append(f"--{key.strip()}={value.strip()}" if _ else f"--{key.strip()}")
+        if not found:
+            raise UsageError(f"--extra-opts: no section [{section}] in {files[0]}")
+    return out
+
+
 def parse(argv: Sequence[str]) -> Settings:
     """Validated Settings; UsageError with a one-line message otherwise."""
-    args = build_parser().parse_args(argv)
+    prog = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
+    prog = "check_dnsbl" if prog in ("", "__main__.py", "-c") else prog
+    args = build_parser().parse_args(expand_extra_opts(argv, prog))
     if args.critical < args.warning:
         raise UsageError("-c must not be lower than -w")
     if args.new_listings_only and args.no_state:

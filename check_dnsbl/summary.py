@@ -18,6 +18,9 @@ from check_dnsbl.keys import redact
 from check_dnsbl.verdict import Status, TargetReport, Verdict
 
 FIRST_LINE_ITEMS = 5
+#: Nagios reads 8 KB of plugin output by default: the long output is cut to
+#: leave room for the first line and the perfdata, which are never cut.
+LONG_OUTPUT_BYTES = 7000
 
 
 def clean_text(text: str, limit: int = 300) -> str:
@@ -30,6 +33,19 @@ def clean_text(text: str, limit: int = 300) -> str:
     )
     folded = " ".join(kept.split())
     return folded if len(folded) <= limit else folded[: limit - 3] + "..."
+
+
+def bounded(lines: list[str], limit: int = LONG_OUTPUT_BYTES) -> list[str]:
+    """The lines that fit in ``limit`` bytes, and a note of how many did not."""
+    kept: list[str] = []
+    used = 0
+    for i, line in enumerate(lines):
+        size = len(line.encode()) + 1
+        if used + size > limit - 60:
+            return [*kept, f"... {len(lines) - i} more lines not shown (output limit)"]
+        kept.append(line)
+        used += size
+    return kept
 
 
 def headline(reason: str) -> str:
@@ -186,7 +202,7 @@ class DnsblSummary(nagiosplugin.Summary):
                 + ", ".join(str(r) for r in resource.settings.resolvers)
                 + f"; {resource.junk} malformed or mismatched replies ignored"
             )
-        return [redact(clean_text(line, 1000), self.secrets) for line in lines]
+        return bounded([redact(clean_text(line, 1000), self.secrets) for line in lines])
 
     @staticmethod
     def _unusable_lines(reports: list[TargetReport]) -> list[str]:

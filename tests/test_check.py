@@ -5,6 +5,8 @@ zone answering outside 127/8, an empty list, Spamhaus's error codes, a list
 that drops every query, a list whose server fails, and a resolver that is down.
 """
 
+import re
+import shlex
 import socket
 import time
 from collections.abc import Iterator
@@ -317,3 +319,43 @@ def test_result_comes_before_the_run_budget_with_every_answer(world: DnsWorld) -
     assert r.first_line.endswith(
         "; 1 unusable: dnsbl.dropped.test (timeout: no answer before the run's deadline)"
     )
+
+
+def test_extra_opts_ini(world: DnsWorld, tmp_path: Path) -> None:
+    ini = tmp_path / "plugins.ini"
+    ini.write_text(
+        "[rbl]\n; lists\nserver=zen.spamhaus.org\nserver = bl.spamcop.net\n[other]\nw=9\n"
+    )
+    r = check(world, "-H", "198.51.100.10", f"--extra-opts=rbl@{ini}")
+    assert r.first_line == (
+        "DNSBL CRITICAL - 198.51.100.10 listed on 1 of 2 lists: zen.spamhaus.org (XBL)"
+    )
+    r = check(world, "-H", "198.51.100.10", f"--extra-opts=nope@{ini}")
+    assert (r.returncode, r.first_line) == (
+        3,
+        f"DNSBL UNKNOWN - --extra-opts: no section [nope] in {ini} (see --help)",
+    )
+
+
+def test_debian_nagios_check_rbl_command_runs_unchanged(world: DnsWorld) -> None:
+    """Debian's Nagios command for check_rbl (monitoring-plugins-contrib) with
+    its 207-list check_rbl.ini, check_dnsbl installed as check_rbl."""
+    cfg = Path("/etc/nagios-plugins/config/rbl.cfg")
+    if not cfg.exists():
+        require_tool("/usr/lib/nagios/plugins/check_rbl")  # fails under CI, skips elsewhere
+    match = re.search(r"command_line\s+(.*)", cfg.read_text())
+    assert match is not None
+    argv = shlex.split(match.group(1).replace("$HOSTADDRESS$", "198.51.100.10"))[1:]
+    assert any(a.startswith("--extra-opts=") for a in argv)
+    r = check(world, *argv)
+    assert r.returncode == 2
+    assert re.match(
+        r"DNSBL CRITICAL - 198\.51\.100\.10 listed on 2 of \d+ lists: "
+        r"(zen\.spamhaus\.org \(XBL\), b\.barracudacentral\.org|"
+        r"b\.barracudacentral\.org, zen\.spamhaus\.org \(XBL\)); \d+ unusable: ",
+        r.first_line,
+    ), r.first_line
+    assert (
+        "dnsbl.sorbs.net unusable for 198.51.100.10: dead list: SORBS was shut down on "
+        "5 June 2024; remove it"
+    ) in r.long_output
