@@ -77,9 +77,9 @@ def listing(verdict: Verdict, new: bool = False) -> str:
     return f"{verdict.dnsbl.label} ({', '.join(tags)})" if tags else verdict.dnsbl.label
 
 
-def _some(items: list[str]) -> str:
-    shown = ", ".join(items[:FIRST_LINE_ITEMS])
-    more = len(items) - FIRST_LINE_ITEMS
+def _some(items: list[str], most: int = FIRST_LINE_ITEMS) -> str:
+    shown = ", ".join(items[:most])
+    more = len(items) - most
     return f"{shown} and {more} more" if more > 0 else shown
 
 
@@ -138,9 +138,13 @@ class DnsblSummary(nagiosplugin.Summary):
                 unusable.setdefault(v.dnsbl.label, headline(v.reason))
         tail = ""
         if unusable:
-            tail = f"; {len(unusable)} unusable: " + _some(
+            # the reasons while they fit on a pager's line; past that, only the lists
+            named = (
                 [f"{z} ({w})" for z, w in unusable.items()]
+                if len(unusable) <= 3
+                else list(unusable)
             )
+            tail = f"; {len(unusable)} unusable: " + _some(named)
         if changes.delisted:
             gone = [k.split(" ", 1) for k in changes.delisted]
             if len(reports) == 1:
@@ -206,19 +210,23 @@ class DnsblSummary(nagiosplugin.Summary):
 
     @staticmethod
     def _unusable_lines(reports: list[TargetReport]) -> list[str]:
-        """One line per list and reason: a dead list is said once, not per address."""
-        grouped: dict[tuple[str, str], list[str]] = {}
+        """One line per reason: a dead list is said once, not once per address,
+        and 150 lists failing alike (a resolver refusing them) share one line."""
+        by_zone: dict[tuple[str, str], list[str]] = {}
         for report in reports:
             for v in report.having(Status.UNUSABLE):
-                grouped.setdefault((v.dnsbl.label, v.reason), []).append(report.target)
-        lines = []
-        for (label, reason), targets in grouped.items():
+                by_zone.setdefault((v.dnsbl.label, v.reason), []).append(report.target)
+        grouped: dict[tuple[str, str], list[str]] = {}
+        for (label, reason), targets in by_zone.items():
             if len(reports) > 1 and len(targets) == len(reports):
                 who = f"all {len(targets)} {_noun(reports)}"
             else:
                 who = _some(targets)
-            lines.append(f"{label} unusable for {who}: {reason}")
-        return lines
+            grouped.setdefault((who, reason), []).append(label)
+        return [
+            f"{_some(labels, 10)} unusable for {who}: {reason}"
+            for (who, reason), labels in grouped.items()
+        ]
 
     @staticmethod
     def _listed_line(report: TargetReport, v: Verdict, changes: Changes) -> str:

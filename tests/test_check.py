@@ -355,7 +355,8 @@ def test_debian_nagios_check_rbl_command_runs_unchanged(world: DnsWorld) -> None
         r"b\.barracudacentral\.org, zen\.spamhaus\.org \(XBL\)); \d+ unusable: ",
         r.first_line,
     ), r.first_line
-    assert (
-        "dnsbl.sorbs.net unusable for 198.51.100.10: dead list: SORBS was shut down on "
-        "5 June 2024; remove it"
-    ) in r.long_output
+    (sorbs,) = [line for line in r.long_output if "dnsbl.sorbs.net" in line]
+    assert sorbs.endswith(
+        "unusable for 198.51.100.10: dead list: SORBS was shut down on 5 June 2024; remove it"
+    )
+    assert len(r.first_line) < 300
