@@ -64,11 +64,25 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
 
+    def _get_values(self, action: argparse.Action, arg_strings: list[str]) -> object:
+        # Python 3.11's argparse hands "-H--" an empty list instead of a string
+        if action.nargs is None and action.option_strings and arg_strings in ([], ["--"]):
+            self.error(f"argument {'/'.join(action.option_strings)}: expected one argument")
+        return super()._get_values(action, arg_strings)
 
-def _count(minimum: int) -> Callable[[str], int]:
+
+def one_line(text: str) -> str:
+    """Echoed user input must not break the one-line rule: no line breaks or
+    control characters, no ``|`` (Nagios would read the rest as perfdata)."""
+    return "".join(ch if ch.isprintable() else " " for ch in text).replace("|", "/")
+
+
+def _count(minimum: int, maximum: int = 1_000_000) -> Callable[[str], int]:
     def parse(text: str) -> int:
-        if not text.strip().isdigit() or int(text) < minimum:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= {minimum}")
+        if not text.strip().isdigit() or not minimum <= int(text) <= maximum:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a whole number from {minimum} to {maximum}"
+            )
         return int(text)
 
     return parse
@@ -248,17 +262,18 @@ def build_parser() -> _Parser:
     a(
         "--retries",
         "--retry",
-        type=_count(0),
+        type=_count(0, 10),
         default=1,
         metavar="N",
         help="retries of an unanswered query, rotating through the resolvers (default 1)",
     )
     a(
         "--workers",
-        type=_count(1),
-        default=256,
+        type=_count(1, 4096),
+        default=128,
         metavar="N",
-        help="queries in flight at once (default 256)",
+        help="queries in flight at once (default 128: more overflow the socket's receive "
+        "buffer on a stock Linux and cost retries)",
     )
     a(
         "--state-file",
@@ -481,7 +496,7 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
             _exit(3, show_lists())
         settings = parse(argv)
     except UsageError as exc:
-        _exit(3, f"{PREFIX} UNKNOWN - {exc} (see --help)")
+        _exit(3, one_line(f"{PREFIX} UNKNOWN - {exc} (see --help)"))
     except SystemExit:
         raise
     except Exception as exc:  # a bug must still give one line, never a traceback
@@ -513,7 +528,11 @@ def run(settings: Settings) -> NoReturn:
                 0 if settings.new_listings_only else settings.errors_warning,
                 0 if settings.new_listings_only else settings.errors_critical,
             ),
-            PerfContext("listed", settings.warning, settings.critical),
+            # with --new-listings-only the -w/-c counts do not apply: no ranges then
+            PerfContext(
+                "listed",
+                *(0, 0) if settings.new_listings_only else (settings.warning, settings.critical),
+            ),
             PerfContext("perf"),
             NewListingContext(settings.new_listing_state),
             DnsblSummary(settings.verbosity, settings.secrets),

@@ -10,7 +10,9 @@ resolvers, TCP when a reply is truncated, and nothing waits past the deadline.
 """
 
 import asyncio
+import contextlib
 import secrets
+import socket
 import struct
 import time
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ import dns.flags
 import dns.message
 import dns.rcode
 import dns.rdatatype
+import dns.rrset
 
 from check_dnsbl.resolvers import Resolver
 
@@ -42,6 +45,21 @@ class Failure:
 Outcome = Reply | Failure
 
 
+def _parse(data: bytes) -> dns.message.Message | None:
+    """A DNS message, or None for anything malformed. DNS packets are
+    untrusted input, and older dnspython (2.3) raises ValueError and others,
+    not only DNSException, on some malformed packets."""
+    try:
+        return dns.message.from_wire(data)
+    except Exception:
+        return None
+
+
+def _answers(question: list[dns.rrset.RRset], qid: int, reply: dns.message.Message) -> bool:
+    """Whether ``reply`` answers the query sent under ``qid`` (ID, QR, question)."""
+    return reply.id == qid and bool(reply.flags & dns.flags.QR) and reply.question == question
+
+
 class _Channel(asyncio.DatagramProtocol):
     """One connected UDP socket to one resolver, shared by all queries."""
 
@@ -49,25 +67,21 @@ class _Channel(asyncio.DatagramProtocol):
         self.resolver = resolver
         self.transport: asyncio.DatagramTransport | None = None
         self.pending: dict[
-            int, tuple[dns.message.Message, asyncio.Future[dns.message.Message]]
+            int, tuple[list[dns.rrset.RRset], asyncio.Future[dns.message.Message]]
         ] = {}
         self.refused: str = ""
         self.junk = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        sock = transport.get_extra_info("socket")
+        with contextlib.suppress(OSError):  # best effort: room for a burst of replies
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
 
     def datagram_received(self, data: bytes, addr: object) -> None:
-        if len(data) < 2:
-            self.junk += 1
-            return
-        entry = self.pending.get(struct.unpack("!H", data[:2])[0])
-        try:
-            reply = dns.message.from_wire(data)
-        except dns.exception.DNSException:
-            self.junk += 1
-            return
-        if entry is None or not entry[0].is_response(reply):
+        reply = _parse(data)
+        entry = self.pending.get(reply.id) if reply is not None else None
+        if reply is None or entry is None or not _answers(entry[0], reply.id, reply):
             self.junk += 1
             return
         if not entry[1].done():
@@ -83,10 +97,8 @@ class _Channel(asyncio.DatagramProtocol):
             if not future.done():
                 future.set_exception(ConnectionRefusedError(self.refused))
 
-    async def exchange(
-        self, query: dns.message.Message, wait: float
-    ) -> dns.message.Message | None:
-        """Send ``query`` under a fresh ID; the reply, or None after ``wait`` seconds."""
+    def send(self, query: dns.message.Message) -> tuple[int, asyncio.Future[dns.message.Message]]:
+        """Send ``query`` under a fresh random ID; its reply will resolve the future."""
         if self.refused or self.transport is None:
             raise ConnectionRefusedError(self.refused)
         qid = secrets.randbelow(65536)
@@ -94,14 +106,18 @@ class _Channel(asyncio.DatagramProtocol):
             qid = secrets.randbelow(65536)
         query.id = qid
         future: asyncio.Future[dns.message.Message] = asyncio.get_running_loop().create_future()
-        self.pending[qid] = (query, future)
-        try:
-            self.transport.sendto(query.to_wire())
-            return await asyncio.wait_for(future, wait)
-        except TimeoutError:
-            return None
-        finally:
-            del self.pending[qid]
+        self.pending[qid] = (query.question, future)
+        self.transport.sendto(query.to_wire())
+        return qid, future
+
+    def forget(self, qid: int) -> None:
+        entry = self.pending.pop(qid, None)
+        if entry is None:
+            return
+        if not entry[1].done():
+            entry[1].cancel()
+        elif not entry[1].cancelled():
+            entry[1].exception()  # retrieved: asyncio would log it to stderr otherwise
 
 
 class DnsClient:
@@ -162,48 +178,95 @@ class DnsClient:
         return self.cache[key]
 
     async def _resolve(self, name: str, rdtype: dns.rdatatype.RdataType) -> Outcome:
+        """Retries go to the next resolver, and an earlier try's late answer
+        still counts: every try stays registered until the query ends."""
         query = dns.message.make_query(name, rdtype, use_edns=0, payload=1232)
         reason, tries = "timeout: no answer before the run's deadline (-t)", 0
-        for attempt in range(self.retries + 1):
-            channel = self.channels[attempt % len(self.channels)]
-            async with self.slots:
-                if self.interval:  # --max-qps: space the sends out, politely
-                    now = time.monotonic()
-                    send_at = max(now, self.next_send)
-                    self.next_send = send_at + self.interval
-                    await asyncio.sleep(send_at - now)
-                wait = min(self.query_timeout, self.deadline - time.monotonic())
-                if wait <= 0:
-                    break
-                self.sent += 1
-                tries += 1
-                try:
-                    reply = await channel.exchange(query, wait)
-                except ConnectionRefusedError as exc:
-                    reason = str(exc)
-                    continue
-            if reply is None:
-                reason = f"timeout: no answer from resolver {channel.resolver}"
-                if wait < self.query_timeout:  # cut short by the deadline
-                    reason = "timeout: no answer before the run's deadline (-t)"
-                continue
-            if reply.flags & dns.flags.TC:
-                reply = await self._tcp(channel.resolver, query)
-                if reply is None:
-                    reason = f"truncated reply and no TCP answer from resolver {channel.resolver}"
-                    continue
-            rcode = reply.rcode()
-            if rcode in (dns.rcode.SERVFAIL, dns.rcode.REFUSED) and attempt + 1 < min(
-                self.retries + 1, len(self.channels)
-            ):
-                reason = f"resolver {channel.resolver} answered {dns.rcode.to_text(rcode)}"
-                continue
-            return Reply(dns.rcode.to_text(rcode), _records(reply, rdtype))
+        sent: list[tuple[_Channel, int, asyncio.Future[dns.message.Message]]] = []
+        async with self.slots:
+            try:
+                for attempt in range(self.retries + 1):
+                    if all(channel.refused for channel in self.channels):
+                        reason = self.channels[0].refused
+                        break
+                    channel = self.channels[attempt % len(self.channels)]
+                    await self._pace()
+                    wait = min(self.query_timeout, self.deadline - time.monotonic())
+                    if wait <= 0:
+                        break
+                    try:
+                        qid, future = channel.send(query)
+                    except ConnectionRefusedError as exc:
+                        reason = str(exc)
+                        continue
+                    self.sent += 1
+                    tries += 1
+                    sent.append((channel, qid, future))
+                    live = [f for _, _, f in sent if not f.done()]
+                    first = await self._first_reply(live, wait)
+                    if isinstance(first, str):
+                        reason = first or f"timeout: no answer from resolver {channel.resolver}"
+                        if not first and wait < self.query_timeout:  # cut short by the deadline
+                            reason = "timeout: no answer before the run's deadline (-t)"
+                        continue
+                    answered_by = next(c for c, _, f in sent if f is first)
+                    reply = first.result()
+                    if reply.flags & dns.flags.TC:
+                        tcp = await self._tcp(answered_by.resolver, query)
+                        if tcp is None:
+                            reason = (
+                                "truncated reply and no TCP answer from resolver "
+                                f"{answered_by.resolver}"
+                            )
+                            continue
+                        reply = tcp
+                    rcode = reply.rcode()
+                    if rcode in (dns.rcode.SERVFAIL, dns.rcode.REFUSED):
+                        reason = (
+                            f"resolver {answered_by.resolver} answered {dns.rcode.to_text(rcode)}"
+                        )
+                        if attempt + 1 < min(self.retries + 1, len(self.channels)):
+                            continue  # another resolver may do better
+                        return Failure(reason)
+                    return Reply(dns.rcode.to_text(rcode), _records(reply, rdtype))
+            finally:
+                for channel, qid, _ in sent:
+                    channel.forget(qid)
         if tries:
             reason += f" after {tries} {'try' if tries == 1 else 'tries'}"
         if self.junk:
             reason += f" ({self.junk} malformed or mismatched replies ignored)"
         return Failure(reason)
+
+    async def _pace(self) -> None:
+        """--max-qps: space the sends out, politely."""
+        if self.interval:
+            now = time.monotonic()
+            send_at = max(now, self.next_send)
+            self.next_send = send_at + self.interval
+            await asyncio.sleep(send_at - now)
+
+    @staticmethod
+    async def _first_reply(
+        futures: list[asyncio.Future[dns.message.Message]], wait: float
+    ) -> asyncio.Future[dns.message.Message] | str:
+        """The first try answered within ``wait``, or why none was: the refusal,
+        or "" for a timeout."""
+        until, refused = time.monotonic() + wait, ""
+        while futures:
+            done, pending = await asyncio.wait(
+                futures,
+                timeout=max(0.0, until - time.monotonic()),
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            if not done:
+                return ""
+            for future in done:
+                if not future.cancelled() and future.exception() is None:
+                    return future
+                refused = refused or str(future.exception() or "")
+            futures = list(pending)
+        return refused
 
     async def _tcp(
         self, resolver: Resolver, query: dns.message.Message
@@ -219,9 +282,11 @@ class DnsClient:
                 wire = query.to_wire()
                 writer.write(struct.pack("!H", len(wire)) + wire)
                 (length,) = struct.unpack("!H", await reader.readexactly(2))
-                reply = dns.message.from_wire(await reader.readexactly(length))
-            return reply if query.is_response(reply) else None
-        except (OSError, TimeoutError, EOFError, dns.exception.DNSException):
+                reply = _parse(await reader.readexactly(length))
+            return (
+                reply if reply is not None and _answers(query.question, query.id, reply) else None
+            )
+        except (OSError, TimeoutError, EOFError):
             return None
         finally:
             if writer is not None:

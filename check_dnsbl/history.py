@@ -32,6 +32,7 @@ from pathlib import Path
 from check_dnsbl.verdict import Status, TargetReport
 
 FORMAT, VERSION = "check_dnsbl-state", 1
+MAX_BYTES = 16 << 20
 KEEP_DELISTED = 30 * 86400
 
 
@@ -92,10 +93,8 @@ def update(state: dict[str, dict[str, dict[str, float]]], reports: tuple[TargetR
     return changes
 
 
-def _load(fd: int) -> dict[str, dict[str, dict[str, float]]]:
-    """The state in ``fd``; ValueError when it is not a state file of ours."""
-    with os.fdopen(os.dup(fd), "rb") as f:
-        raw = f.read()
+def _load(raw: bytes) -> dict[str, dict[str, dict[str, float]]]:
+    """The state in ``raw``; ValueError when it is not a valid state file."""
     if not raw.strip():
         return {}
     data = json.loads(raw)
@@ -163,11 +162,21 @@ def record(path: Path, reports: tuple[TargetReport, ...], until: float) -> Chang
         except OSError as exc:
             return Changes(problem=_why(path, exc))
         try:
-            state = _load(fd)
-        except (ValueError, UnicodeDecodeError) as exc:
-            state, warning = {}, f"state file {path} was corrupt ({exc}) and has been reset"
+            with os.fdopen(os.dup(fd), "rb") as f:
+                raw = f.read(MAX_BYTES + 1)
         finally:
             os.close(fd)
+        try:
+            state = _load(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            # A damaged state file is reset; anything else (a mistyped
+            # --state-file pointing at a config file) is left alone.
+            if not (raw.lstrip().startswith(b"{") or FORMAT.encode() in raw):
+                return Changes(
+                    problem=f"history unavailable: {path} is not a check_dnsbl state file; "
+                    "not touching it"
+                )
+            state, warning = {}, f"state file {path} was corrupt ({exc}) and has been reset"
         changes = update(state, reports, now)
         changes.warning = warning
         try:

@@ -25,7 +25,7 @@ class Settings:
     timeout: float = 15.0
     query_timeout: float = 2.0
     retries: int = 1
-    workers: int = 256
+    workers: int = 128
     max_qps: float = 0.0
     verbosity: int = 0
     started: float = 0.0

@@ -21,6 +21,7 @@ FIRST_LINE_ITEMS = 5
 #: Nagios reads 8 KB of plugin output by default: the long output is cut to
 #: leave room for the first line and the perfdata, which are never cut.
 LONG_OUTPUT_BYTES = 7000
+FIRST_LINE_BYTES = 1000
 
 
 def clean_text(text: str, limit: int = 300) -> str:
@@ -74,6 +75,8 @@ def _tags(verdict: Verdict, new: bool = False) -> list[str]:
 def listing(verdict: Verdict, new: bool = False) -> str:
     """``zen.spamhaus.org (XBL)``: the zone and what its code says."""
     tags = _tags(verdict, new)
+    if len(tags) > 4:  # a list answering a thousand codes must not flood the pager
+        tags = [*tags[:3], f"+{len(tags) - 3} more"]
     return f"{verdict.dnsbl.label} ({', '.join(tags)})" if tags else verdict.dnsbl.label
 
 
@@ -114,10 +117,14 @@ class DnsblSummary(nagiosplugin.Summary):
         return getattr(resource, "changes", None) or Changes()
 
     def ok(self, results: nagiosplugin.Results) -> str:
-        return redact(self._line(self._reports(results), self._changes(results)), self.secrets)
+        return self._first(self._line(self._reports(results), self._changes(results)))
 
     def problem(self, results: nagiosplugin.Results) -> str:
-        return redact(self._problem(results), self.secrets)
+        return self._first(self._problem(results))
+
+    def _first(self, line: str) -> str:
+        """The first line, redacted, clean and bounded (the rest goes to long output)."""
+        return redact(clean_text(line, FIRST_LINE_BYTES), self.secrets)
 
     def _problem(self, results: nagiosplugin.Results) -> str:
         worst = results.first_significant
@@ -152,7 +159,7 @@ class DnsblSummary(nagiosplugin.Summary):
             else:
                 tail += "; delisted: " + _some([f"{who} from {zone}" for who, zone in gone])
 
-        def named(r: TargetReport, v: Verdict) -> str:
+        def tagged(r: TargetReport, v: Verdict) -> str:
             return listing(v, key(r.target, v.dnsbl.zone) in changes.new)
 
         if len(reports) == 1:
@@ -160,7 +167,7 @@ class DnsblSummary(nagiosplugin.Summary):
             hits = report.having(Status.LISTED)
             if hits:
                 lists = _plural(report.asked, "list")
-                named_all = _some([named(report, v) for v in hits])
+                named_all = _some([tagged(report, v) for v in hits])
                 return f"{_who(report)} listed on {len(hits)} of {lists}: {named_all}{tail}"
             clean = len(report.having(Status.CLEAN))
             asked = _plural(report.asked, "list")
@@ -172,7 +179,7 @@ class DnsblSummary(nagiosplugin.Summary):
             lists = _plural(max(r.asked for r in reports), "list")
             return f"{len(reports)} {noun} not listed on {lists}" + tail
         each = [
-            f"{_who(r)} on " + ", ".join(named(r, v) for v in r.having(Status.LISTED))
+            f"{_who(r)} on " + ", ".join(tagged(r, v) for v in r.having(Status.LISTED))
             for r in listed[:FIRST_LINE_ITEMS]
         ]
         if len(listed) > FIRST_LINE_ITEMS:
@@ -245,8 +252,9 @@ class DnsblSummary(nagiosplugin.Summary):
             line += " (informational list)"
         if k in changes.since:
             line += f"; listed since {when(changes.since[k])}"
-        if v.txt:
-            line += f'; reason: "{clean_text(v.txt)}"'
+        txt = clean_text(v.txt)
+        if txt:
+            line += f'; reason: "{txt}"'
         url = v.dnsbl.lookup_url(report.target)
         if url:
             line += f"; lookup/delist: {url}"

@@ -200,6 +200,7 @@ class Icinga:
         node_name: str = "icinga-test.localdomain",
         exe: str = ICINGA2,
         perfdata_writer: bool = False,
+        external_commands: bool = False,
     ) -> None:
         self.exe = exe
         self.root = root
@@ -209,6 +210,7 @@ class Icinga:
         self.stdout_path = root / "daemon.out"
         self.perfdata_dir = root / "perfdata"
         self.zones_dir = root / "zones.d"
+        self.command_path = root / "run" / "icinga2.cmd"
         for sub in ("data", "log", "cache", "spool", "run", "perfdata", "zones.d"):
             (root / sub).mkdir(parents=True, exist_ok=True)
         self.plugin_contrib_dir.mkdir(parents=True, exist_ok=True)
@@ -224,6 +226,11 @@ class Icinga:
         ]
         if perfdata_writer:
             body += perfdata_writer_conf(self.perfdata_dir)
+        if external_commands:
+            body += (
+                'object ExternalCommandListener "command" '
+                f"{{ command_path = {_icinga_str(self.command_path)} }}\n"
+            )
         self.conf.write_text("\n".join(head) + "\n" + body, encoding="utf-8")
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -304,6 +311,35 @@ class Icinga:
             if proc.poll() is not None and not live_pids(pattern):
                 break
         proc.wait(STOP_TIMEOUT)
+
+    def command(self, line: str) -> None:
+        """Send an external command (``external_commands=True``) through the
+        listener's FIFO, waiting until the daemon has it open.
+
+        The ExternalCommandListener is deprecated (it logs a warning at start)
+        but needs no API certificates; the REST API would replace it.
+        """
+        data = f"[{int(time.time())}] {line}\n".encode()
+        fd = -1
+
+        def opened() -> bool:
+            nonlocal fd
+            try:  # O_NONBLOCK: fail instead of hanging while nobody reads
+                fd = os.open(self.command_path, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:  # not there yet (ENOENT), nobody reading (ENXIO)
+                return False
+            return True
+
+        wait_for("the external command pipe", opened, START_TIMEOUT, self.diagnostics)
+        try:
+            assert os.write(fd, data) == len(data)  # < PIPE_BUF: one atomic write
+        finally:
+            os.close(fd)
+
+    def check_now(self, host: str, service: str) -> None:
+        """Have the checker run ``host!service`` now (a forced check: it runs
+        even with active checks disabled, e.g. by enable_service_checks)."""
+        self.command(f"SCHEDULE_FORCED_SVC_CHECK;{host};{service};{int(time.time())}")
 
     def _proc_exited(self) -> bool:
         return self._proc is not None and self._proc.poll() is not None

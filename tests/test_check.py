@@ -159,7 +159,7 @@ def test_info_list_never_raises_the_state(world: DnsWorld) -> None:
             "query refused: public/open resolver (use your own resolver or "
             "Spamhaus DQS) (127.255.255.254)",
         ),
-        ("dnsbl.broken.test", "resolver answered SERVFAIL"),
+        ("dnsbl.broken.test", "resolver {resolver} answered SERVFAIL"),
         ("dnsbl.sorbs.net", "dead list: SORBS was shut down on 5 June 2024; remove it"),
     ],
 )
@@ -171,6 +171,7 @@ def test_traps_are_unusable_never_listed_never_clean(
     assert r.first_line.startswith(
         "DNSBL WARNING - 192.0.2.1 not listed on 1 of 2 lists; 1 unusable: "
     )
+    reason = reason.format(resolver=world.resolver)
     assert f"{zone} unusable for 192.0.2.1: {reason}" in r.long_output
     assert r.perfdata["listed"] == "0;0;1;0;2"
     assert r.perfdata["errors"] == "1;0;;0;2"

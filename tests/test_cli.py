@@ -15,8 +15,14 @@ from tests.conftest import check_dnsbl as run
         ([], "nothing to check: give -H ADDRESS, --mx DOMAIN or -d DOMAIN"),
         (["-H", "300.1.1.1"], "'300.1.1.1' is not an IP address or host name"),
         (["-H", "192.0.2.1", "-s", "not a zone"], "'not a zone' is not a DNS zone name"),
-        (["-H", "192.0.2.1", "-w", "x"], "argument -w/--warning: 'x' is not a whole number >= 1"),
-        (["-H", "192.0.2.1", "-w", "0"], "argument -w/--warning: '0' is not a whole number >= 1"),
+        (
+            ["-H", "192.0.2.1", "-w", "x"],
+            "argument -w/--warning: 'x' is not a whole number from 1 to 1000000",
+        ),
+        (
+            ["-H", "192.0.2.1", "-w", "0"],
+            "argument -w/--warning: '0' is not a whole number from 1 to 1000000",
+        ),
         (["-H", "192.0.2.1", "-w", "3", "-c", "2"], "-c must not be lower than -w"),
         (["-H", "192.0.2.1", "-t", "0"], "argument -t/--timeout: '0' is not a number of seconds"),
         (

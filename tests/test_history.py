@@ -252,3 +252,16 @@ def test_new_listings_only_reports_only_what_is_new(clean: DnsWorld, tmp_path: P
     assert check_dnsbl("-H", "192.0.2.1", "--new-listings-only", "--no-state").first_line == (
         "DNSBL UNKNOWN - --new-listings-only needs the history: drop --no-state (see --help)"
     )
+
+
+def test_foreign_file_is_never_overwritten(clean: DnsWorld, tmp_path: Path) -> None:
+    """A mistyped --state-file pointing at some config file is left alone."""
+    config = tmp_path / "main.cf"
+    config.write_text("smtpd_banner = $myhostname ESMTP\n")
+    list_on(clean, SPAMCOP)
+    r = check(clean, config)
+    assert r.returncode == 1
+    assert r.long_output[0] == (
+        f"history unavailable: {config} is not a check_dnsbl state file; not touching it"
+    )
+    assert config.read_text() == "smtpd_banner = $myhostname ESMTP\n"

@@ -9,6 +9,9 @@
   mails once with the delist link, recovers after the delisting and mails the
   RECOVERY; the ITL's own ``rbl`` command drives check_dnsbl installed as
   check_rbl; no icinga2 process outlives the test;
+- end to end, the shipped apply rules as they are: the volatile companion
+  ``dnsbl-new-listings`` mails exactly once per new listing, also while the
+  main ``dnsbl`` service stays CRITICAL, and nothing while nothing changes;
 - ``make install`` / ``make uninstall`` round trip into a temp tree.
 
 Nothing is mocked. Under CI=true a missing icinga2/nagios4 fails, never skips.
@@ -122,7 +125,9 @@ def test_shipped_conf_validates_and_applies(icinga2: str, tmp_path: Path) -> Non
     assert_clean_validation(icinga.validate())
 
     services = parse_objects(icinga.object_list("Service"))
-    assert sorted(services) == ["agent-mx!dnsbl", "mx1!dnsbl"]  # web1: no mail_server
+    assert sorted(services) == [  # web1: no mail_server
+        "agent-mx!dnsbl", "agent-mx!dnsbl-new-listings", "mx1!dnsbl", "mx1!dnsbl-new-listings",
+    ]  # fmt: skip
     mx1 = services["mx1!dnsbl"]
     assert '* check_command = "dnsbl"' in mx1
     assert "* check_interval = 900" in mx1
@@ -131,13 +136,36 @@ def test_shipped_conf_validates_and_applies(icinga2: str, tmp_path: Path) -> Non
     assert '* dnsbl_nameserver = [ "127.0.0.1" ]' in mx1  # host.vars.dnsbl merged
     assert "* dnsbl_critical = 1" in mx1
     assert '* command_endpoint = ""' in mx1
+    assert "* volatile = false" in mx1
+    assert "dnsbl_state_file" not in mx1  # the plugin's default file
+
+    # The companion: same targets and options, only NEW listings count, its
+    # own history file, volatile and HARD at once.
+    new = services["mx1!dnsbl-new-listings"]
+    assert "* volatile = true" in new
+    assert "* max_check_attempts = 1" in new
+    assert "* check_interval = 900" in new  # as often as "dnsbl", no more
+    assert '* dnsbl_nameserver = [ "127.0.0.1" ]' in new  # host.vars.dnsbl merged
+    assert "* dnsbl_new_listings_only = true" in new
+    assert '* dnsbl_new_listing_state = "critical"' in new
+    own_file = "$dnsbl_state_directory$/check_dnsbl/$host.name$!$service.name$.json"
+    assert f'* dnsbl_state_file = "{own_file}"' in new
 
     notifications = parse_objects(icinga.object_list("Notification"))
-    assert sorted(notifications) == ["mx1!dnsbl!dnsbl-mail"]  # only hosts that ask for it
+    assert sorted(notifications) == [  # only hosts that ask for it
+        "mx1!dnsbl!dnsbl-mail", "mx1!dnsbl-new-listings!dnsbl-new-listings-mail",
+    ]  # fmt: skip
     note = notifications["mx1!dnsbl!dnsbl-mail"]
     assert '* users = [ "postmaster" ]' in note
     assert "* interval = 0" in note
     assert '* command = "dnsbl-mail"' in note
+    note = notifications["mx1!dnsbl-new-listings!dnsbl-new-listings-mail"]
+    assert '* users = [ "postmaster" ]' in note
+    assert "* interval = 0" in note
+    assert '* command = "dnsbl-mail"' in note
+    assert '* states = [ "Warning", "Critical" ]' in note  # no UNKNOWN at every check
+    assert '* types = [ "Problem", "Custom" ]' in note  # no RECOVERY after each one
+    assert '* dnsbl_mail_subject = "[$notification.type$] DNSBL new listing: ' in note
 
     commands = parse_objects(icinga.object_list("CheckCommand"))
     dnsbl = commands["dnsbl"]
@@ -147,6 +175,49 @@ def test_shipped_conf_validates_and_applies(icinga2: str, tmp_path: Path) -> Non
     assert "* timeout = 60" in dnsbl
     assert "* dnsbl_timeout = 30" in dnsbl  # below the CheckCommand timeout
     assert f'* dnsbl_state_directory = "{icinga.root / "data"}"' in dnsbl  # DataDir
+
+
+def test_new_listings_keeps_its_own_history(icinga2: str, tmp_path: Path) -> None:
+    """host.vars.dnsbl reaches both services, but for the history settings,
+    which would silence the companion; host.vars.dnsbl_new_listings is for the
+    companion only, and false leaves a host without it."""
+    icinga = Icinga(
+        tmp_path,
+        exe=icinga2,
+        includes=[ICINGA_DIR / f for f in SHIPPED_CONF],
+        body="""
+object IcingaApplication "app" { }
+object Host "mx3" {
+  check_command = "dummy"
+  address = "192.0.2.26"
+  vars.mail_server = true
+  vars.dnsbl = {
+    dnsbl_state_file = "/srv/dnsbl.json", dnsbl_no_state = true,
+    dnsbl_new_listings_only = false, dnsbl_critical = 1
+  }
+  vars.dnsbl_new_listings = { dnsbl_new_listing_state = "warning" }
+}
+object Host "mx4" {
+  check_command = "dummy"
+  address = "192.0.2.27"
+  vars.mail_server = true
+  vars.dnsbl_new_listings = false
+}
+""",
+    )
+    no_mail = r"Apply rule 'dnsbl(-new-listings)?-mail' \(in .*\) .* does not match anywhere!"
+    assert_clean_validation(icinga.validate(), allow=no_mail)
+    services = parse_objects(icinga.object_list("Service"))
+    assert sorted(services) == ["mx3!dnsbl", "mx3!dnsbl-new-listings", "mx4!dnsbl"]
+    main, new = services["mx3!dnsbl"], services["mx3!dnsbl-new-listings"]
+    assert '* dnsbl_state_file = "/srv/dnsbl.json"' in main
+    assert "* dnsbl_no_state = true" in main
+    assert "* dnsbl_critical = 1" in new
+    assert "/srv/dnsbl.json" not in new
+    assert "dnsbl_no_state" not in new
+    assert "* dnsbl_new_listings_only = true" in new
+    assert '* dnsbl_new_listing_state = "warning"' in new
+    assert "dnsbl_new_listing_state" not in main
 
 
 def test_distributed_example_validates(icinga2: str, tmp_path: Path) -> None:
@@ -172,17 +243,23 @@ def test_distributed_example_validates(icinga2: str, tmp_path: Path) -> None:
     assert_clean_validation(icinga.validate())
 
     services = parse_objects(icinga.object_list("Service"))
-    assert sorted(services) == ["mx1.example.com!dnsbl", "mx2.example.net!dnsbl"]
-    agent = services["mx1.example.com!dnsbl"]
-    assert '* command_endpoint = "mx1.example.com"' in agent  # runs on the mail server
-    assert '* zone = "master"' in agent
-    satellite = services["mx2.example.net!dnsbl"]
-    assert '* command_endpoint = ""' in satellite
-    assert '* zone = "site-eu"' in satellite  # scheduled by the site's satellite
+    assert sorted(services) == [
+        "mx1.example.com!dnsbl", "mx1.example.com!dnsbl-new-listings",
+        "mx2.example.net!dnsbl", "mx2.example.net!dnsbl-new-listings",
+    ]  # fmt: skip
+    for name in ("dnsbl", "dnsbl-new-listings"):
+        agent = services[f"mx1.example.com!{name}"]
+        assert '* command_endpoint = "mx1.example.com"' in agent  # runs on the mail server
+        assert '* zone = "master"' in agent
+        satellite = services[f"mx2.example.net!{name}"]
+        assert '* command_endpoint = ""' in satellite
+        assert '* zone = "site-eu"' in satellite  # scheduled by the site's satellite
     notifications = parse_objects(icinga.object_list("Notification"))
     assert sorted(notifications) == [
         "mx1.example.com!dnsbl!dnsbl-mail",
+        "mx1.example.com!dnsbl-new-listings!dnsbl-new-listings-mail",
         "mx2.example.net!dnsbl!dnsbl-mail",
+        "mx2.example.net!dnsbl-new-listings!dnsbl-new-listings-mail",
     ]
 
 
@@ -467,9 +544,10 @@ def test_icinga_e2e_notifies_and_recovers(icinga2: str, world: DnsWorld, tmp_pat
             perfdata_writer=True,
         )
         # The e2e hosts have no vars.mail_server: their services set 1s intervals.
-        assert_clean_validation(
-            icinga.validate(), allow=r"Apply rule 'dnsbl' \(in .*\) .* does not match anywhere!"
+        unused = (
+            r"Apply rule 'dnsbl(-new-listings(-mail)?)?' \(in .*\) .* does not match anywhere!"
         )
+        assert_clean_validation(icinga.validate(), allow=unused)
         try:
             with icinga:
                 _e2e(icinga, world, graphite, spool, dnsbl_argv, rbl_argv)
@@ -622,6 +700,235 @@ def _first(icinga: Icinga, service: str, state: str) -> dict[str, str] | None:
 def _metrics(graphite: GraphiteSink, path: str) -> list[str]:
     """The values Graphite received for ``path``, oldest first."""
     return [v for n, v, _ts in (line.split(" ") for line in graphite.lines) if n == path]
+
+
+# ------------------------------------------------- new listings, end to end
+
+#: Lists of the new-listings test, as (zone, severity): critical, normal, info.
+ZEN, SPAMCOP, PSBL_ZONE, S5H, DRONEBL = (
+    "zen.spamhaus.org", "bl.spamcop.net", "psbl.surriel.com", "all.s5h.net", "dnsbl.dronebl.org",
+)  # fmt: skip
+
+NEW_LISTINGS_OBJECTS = """
+/* Only the checks the test asks for (forced checks run all the same): the
+ * services keep the shipped 15m/5m intervals, the test decides when. */
+object IcingaApplication "app" {
+  enable_host_checks = false
+  enable_service_checks = false
+}
+object CheckerComponent "checker" { }
+object NotificationComponent "notification" { }
+object FileLogger "main-log" {
+  severity = "notice"
+  path = LogDir + "/icinga2.log"
+}
+object User "postmaster" {
+  email = "postmaster@example.test"
+}
+
+/* The README's host: the shipped apply rules make "dnsbl" and
+ * "dnsbl-new-listings" and their mail notifications. */
+object Host "mx1" {
+  check_command = "dummy"
+  address = "@LISTED@"
+  vars.mail_server = true
+  vars.dnsbl = {
+    dnsbl_nameserver = [ "@RESOLVER@" ]
+    dnsbl_server = [ @ZONES@ ]
+  }
+  vars.notification.dnsbl = { users = [ "postmaster" ] }
+  vars.dnsbl_mail_sendmail = "@SENDMAIL@"
+}
+"""
+
+
+def listing(zone: str, listed: bool) -> Zone:
+    """A normal list (or zen: its XBL code) that lists LISTED or not."""
+    if zone == ZEN:
+        return zen(listed)
+    return Zone(zone, ip4=("127.0.0.2", *([LISTED] if listed else [])))
+
+
+def test_icinga_new_listings_notify_once_each(icinga2: str, tmp_path: Path) -> None:
+    """The two-service pattern on a real icinga2 daemon, shipped config as is.
+
+    List A (zen) gives one mail from dnsbl-new-listings; list B (spamcop),
+    while dnsbl stays CRITICAL and silent, exactly one more; unchanged checks
+    none. Two new listings in consecutive checks (CRITICAL after CRITICAL)
+    mail twice (volatile); a new listing on an info list not at all.
+    """
+    zones = (ZEN, SPAMCOP, PSBL_ZONE, S5H, DRONEBL)
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    argv_log = tmp_path / "dnsbl.argv"
+    write_plugin_wrapper(plugins / "check_dnsbl", state_dir=tmp_path / "state", argv_log=argv_log)
+    spool = tmp_path / "mail.spool"
+    sendmail = write_fake_sendmail(tmp_path / "sendmail", spool)
+
+    with DnsWorld([listing(z, False) for z in zones]) as world:
+        body = NEW_LISTINGS_OBJECTS
+        for name, value in {
+            "LISTED": LISTED,
+            "RESOLVER": world.resolver,
+            "ZONES": ", ".join(f'"{z}"' for z in zones),
+            "SENDMAIL": str(sendmail),
+        }.items():
+            body = body.replace(f"@{name}@", value)
+        icinga = Icinga(
+            tmp_path / "icinga",
+            exe=icinga2,
+            plugin_contrib_dir=plugins,
+            includes=[ICINGA_DIR / f for f in SHIPPED_CONF],
+            body=body,
+            perfdata_writer=True,
+            external_commands=True,
+        )
+        assert_clean_validation(icinga.validate())
+        try:
+            with icinga:
+                _new_listings(icinga, world, spool, argv_log)
+        finally:
+            leftovers = live_pids(str(icinga.conf))
+        assert leftovers == [], f"icinga2 processes outlived the test: {leftovers}"
+    print("--- the mails (shown with pytest -s) ---", *read_mails(spool), sep="\n")
+
+
+def _new_listings(icinga: Icinga, world: DnsWorld, spool: Path, argv_log: Path) -> None:
+    main, new = "dnsbl", "dnsbl-new-listings"
+    diag = icinga.diagnostics
+
+    def check_both() -> tuple[dict[str, str], dict[str, str]]:
+        """One forced check of each service; their results (PerfdataWriter)."""
+        seen = {s: len(icinga.results(s)) for s in (main, new)}
+        for service in (main, new):
+            icinga.check_now("mx1", service)
+        done = lambda: all(len(icinga.results(s)) > n for s, n in seen.items())  # noqa: E731
+        wait_for("a check of both services", done, 20, diag)
+        results = {s: icinga.results(s) for s in (main, new)}
+        assert all(len(r) == seen[s] + 1 for s, r in results.items()), results  # no others
+        return results[main][-1], results[new][-1]
+
+    def state(result: dict[str, str]) -> tuple[str, str]:
+        return result["SERVICESTATE"], result["SERVICESTATETYPE"]
+
+    def mails(service: str) -> list[str]:
+        return mails_for(spool, service)
+
+    def new_mails(count: int) -> list[str]:
+        """Wait for ``count`` dnsbl-new-listings mails in all; return them."""
+        wait_for(f"{count} new-listing mail(s)", lambda: len(mails(new)) >= count, 10, diag)
+        return mails(new)
+
+    # 0. Nothing listed: both OK, no mail.
+    m, n = check_both()
+    assert state(m) == state(n) == ("OK", "HARD"), (m, n)
+
+    # 1. List A (zen, severity critical). The companion is CRITICAL and HARD
+    # at once and mails; the main service goes CRITICAL SOFT (2 attempts).
+    world.update(listing(ZEN, True))
+    m, n = check_both()
+    assert state(n) == ("CRITICAL", "HARD"), n
+    assert n["SERVICEOUTPUT"].startswith(
+        f"DNSBL CRITICAL - {LISTED} listed on 1 of 5 lists: {ZEN} (XBL, NEW)\n"
+    ), n
+    assert re.search(r"(^| )new=1;", n["SERVICEPERFDATA"]), n
+    assert state(m) == ("CRITICAL", "SOFT"), m
+    headers, text = message_parts(new_mails(1)[0])
+    assert headers["Subject"] == "[PROBLEM] DNSBL new listing: mx1"
+    assert text.startswith(
+        f'PROBLEM: "{new}" on mx1 is CRITICAL.\n\n{n["SERVICEOUTPUT"].strip()}\n\nHost:'
+    ), text
+    assert f"{LISTED} listed on {ZEN} (NEW): 127.0.0.4 XBL" in text
+    assert SPAMHAUS_DELIST in text
+
+    # 2. Unchanged: the companion is OK again (nothing new; no RECOVERY mail);
+    # the main service's retry makes its CRITICAL HARD: its one PROBLEM mail.
+    m, n = check_both()
+    assert state(n) == ("OK", "HARD"), n
+    assert n["SERVICEOUTPUT"].startswith(
+        f"DNSBL OK - {LISTED} listed on 1 of 5 lists: {ZEN} (XBL)\n"
+    )
+    assert state(m) == ("CRITICAL", "HARD"), m
+    wait_for("the dnsbl PROBLEM mail", lambda: mails(main), 10, diag)
+    assert message_parts(mails(main)[0])[0]["Subject"] == "[PROBLEM] DNSBL CRITICAL: mx1"
+
+    # 3. List B (spamcop) too: the main service stays CRITICAL, so Icinga has
+    # no change of state to tell; the companion mails once more, naming B.
+    world.update(listing(SPAMCOP, True))
+    m, n = check_both()
+    assert state(m) == ("CRITICAL", "HARD"), m
+    assert state(n) == ("CRITICAL", "HARD"), n
+    assert n["SERVICEOUTPUT"].startswith(
+        f"DNSBL CRITICAL - {LISTED} listed on 2 of 5 lists: {ZEN} (XBL), {SPAMCOP} (NEW)\n"
+    ), n
+    headers, text = message_parts(new_mails(2)[1])
+    assert headers["Subject"] == "[PROBLEM] DNSBL new listing: mx1"
+    assert f"{LISTED} listed on {SPAMCOP} (NEW): " in text
+    assert f"{LISTED} listed on {ZEN}: 127.0.0.4" in text  # still listed, not NEW
+    assert SPAMCOP_DELIST in text
+
+    # 4. Three unchanged checks: OK and CRITICAL, no mail from either.
+    for _ in range(3):
+        m, n = check_both()
+        assert state(m) == ("CRITICAL", "HARD"), m
+        assert state(n) == ("OK", "HARD"), n
+        assert re.search(r"(^| )new=0;", n["SERVICEPERFDATA"]), n
+    assert (len(mails(main)), len(mails(new))) == (1, 2)
+
+    # 5. Volatile: a new listing in each of two checks in a row (CRITICAL,
+    # then CRITICAL again: no change of state) mails each.
+    for count, zone in enumerate((PSBL_ZONE, S5H), start=3):
+        world.update(listing(zone, True))
+        m, n = check_both()
+        assert state(n) == ("CRITICAL", "HARD"), n
+        summary = n["SERVICEOUTPUT"].splitlines()[0]
+        assert re.search(rf", {re.escape(zone)} \((\S+, )?NEW\)$", summary), summary
+        assert f"{LISTED} listed on {zone} (NEW): " in new_mails(count)[-1]
+    assert [state(r) for r in icinga.results(new)[-2:]] == [("CRITICAL", "HARD")] * 2
+
+    # 6. A new listing on an info list (DroneBL) is shown, but is no alert.
+    world.update(listing(DRONEBL, True))
+    m, n = check_both()
+    assert state(n) == ("OK", "HARD"), n
+    assert f"{DRONEBL} (sample, info, NEW)" in n["SERVICEOUTPUT"], n
+    m, n = check_both()  # one more: every mail of the checks above has gone out
+    assert state(m) == ("CRITICAL", "HARD"), m
+    assert state(n) == ("OK", "HARD"), n
+
+    subjects = [message_parts(mail)[0]["Subject"] for mail in read_mails(spool)]
+    assert (
+        subjects
+        == ["[PROBLEM] DNSBL new listing: mx1"]
+        + ["[PROBLEM] DNSBL CRITICAL: mx1"]
+        + ["[PROBLEM] DNSBL new listing: mx1"] * 3
+    ), subjects
+    log = icinga.log()
+    sent = re.findall(r"Completed sending '(\w+)' notification '([^']+)'", log)
+    assert sent == [
+        ("Problem", "mx1!dnsbl-new-listings!dnsbl-new-listings-mail"),
+        ("Problem", "mx1!dnsbl!dnsbl-mail"),
+        *[("Problem", "mx1!dnsbl-new-listings!dnsbl-new-listings-mail")] * 3,
+    ], sent
+    problems = [
+        ln
+        for ln in log.splitlines()
+        if re.search(r"\] (warning|critical)/", ln)
+        and "warning/ExternalCommandListener: This feature is DEPRECATED" not in ln
+    ]
+    assert problems == [], "\n".join(problems)
+
+    # Each service has its own history: the companion the file named after it,
+    # the main service the plugin's default (addresses and lists hashed).
+    data = icinga.root / "data" / "check_dnsbl"
+    runs = argv_runs(argv_log)
+    companion = [a for a in runs if "--new-listings-only" in a]
+    assert len(companion) == len(runs) / 2 == len(icinga.results(new)) == 11
+    own = str(data / "mx1!dnsbl-new-listings.json")
+    assert all(a[a.index("--state-file") + 1] == own for a in companion)
+    assert all(a[a.index("--new-listing-state") + 1] == "critical" for a in companion)
+    assert not any("--state-file" in a for a in runs if a not in companion)
+    files = sorted(p.name for p in data.glob("*.json"))
+    assert len(files) == 2 and "mx1!dnsbl-new-listings.json" in files, files
 
 
 # ------------------------------------------------------------ make install

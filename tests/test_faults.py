@@ -1,0 +1,588 @@
+"""The fault matrix of issue 7: the plugin under every way DNS goes wrong.
+
+Each fault is played by a purpose-built server (``faultservers``) acting as
+the resolver, or by the real rbldnsd + unbound world (``dnsworld``) where real
+software produces the fault. For every fault the run must give the right
+state, say why in words, keep the other lists' verdicts, finish inside ``-t``,
+and never print a traceback or anything on stderr (``check_dnsbl`` asserts
+those two) or leave a process behind. The safety rules that apply to the
+current code (no shell, bounded output) are tested here too.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, Run, check_dnsbl
+from tests.dnsworld import DnsWorld, Zone, require_tool
+from tests.faultservers import (
+    MAX_OUTPUT,
+    FakeZone,
+    FaultResolver,
+    closed_port,
+    output_problems,
+    txt_strings,
+)
+
+ADDR = "192.0.2.99"  # listed on good.test, not on other.test
+T = 4.0  # -t of most runs: every run must end before it
+QT = 0.3  # --query-timeout: faults that time out cost 2 tries of this
+GOOD = FakeZone("good.test", listed={ADDR: ("127.0.0.2",)}, txt={ADDR: (b"listed for spam",)})
+OTHER = FakeZone("other.test")
+MAX_FIRST_LINE = 1024  # characters: the first line is for pagers
+
+
+# --------------------------------------------------------------------------
+# Helpers
+
+
+def assert_sane(run: Run) -> None:
+    """Output Nagios can read: perfdata last and parsing, no stray ``|``, no controls."""
+    assert run.lines[-1].startswith("| "), run.stdout
+    problems = output_problems(run.stdout)
+    assert not problems, f"{problems}\n{run.stdout}"
+
+
+def plugin(resolver: str | tuple[str, ...], *args: str, t: float = T, qt: float = QT) -> Run:
+    """One run at -v (every verdict shown) against ``resolver``; it must end inside
+    ``-t``. No listing history (--no-state): each fault run stands alone."""
+    resolvers = (resolver,) if isinstance(resolver, str) else resolver
+    ns = [arg for r in resolvers for arg in ("-n", r)]
+    started = time.monotonic()
+    run = check_dnsbl(*ns, "-t", str(t), "--query-timeout", str(qt), "--no-state", "-v", *args)
+    elapsed = time.monotonic() - started
+    assert elapsed < t, f"{elapsed:.2f}s >= -t {t}\n{run.stdout}"
+    assert_sane(run)
+    return run
+
+
+def unusable_reason(run: Run, zone: str, address: str = ADDR) -> str:
+    """The reason the long output gives for ``zone`` being unusable for ``address``
+    (``ZONE[, ZONE...] unusable for WHO: REASON``: lists failing alike share a line)."""
+    found = []
+    for line in run.long_output:
+        m = re.fullmatch(r"(.+?) unusable for (.+?): (.*)", line)
+        if m and zone in m[1].split(", ") and address in m[2]:
+            found.append(m[3])
+    assert len(found) == 1, run.stdout
+    return found[0]
+
+
+def headline(reason: str) -> str:
+    return reason.split(" (", maxsplit=1)[0]
+
+
+def assert_others_intact(run: Run) -> None:
+    """good.test still lists ADDR (with its TXT), other.test still does not."""
+    assert any(
+        line.startswith(f"{ADDR} listed on good.test: 127.0.0.2")
+        and 'reason: "listed for spam"' in line
+        for line in run.long_output
+    ), run.stdout
+    assert f"other.test: {ADDR} not listed" in run.long_output, run.stdout
+
+
+def _children() -> dict[int, str]:
+    """Live child processes of this test process: pid -> command line."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == os.getpid() and fields[0] != "Z":
+            found[int(entry.name)] = cmdline
+    return found
+
+
+@pytest.fixture(autouse=True)
+def no_leftovers() -> Iterator[None]:
+    """No plugin process and no fault-server thread outlives its test."""
+    yield
+    plugins = {pid: cmd for pid, cmd in _children().items() if "-m check_dnsbl" in cmd}
+    assert not plugins, plugins
+    servers = [t.name for t in threading.enumerate() if t.name.startswith("faultserver-")]
+    assert not servers, servers
+
+
+# --------------------------------------------------------------------------
+# Resolver faults
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
+def test_resolver_down_is_unknown_and_names_it(host: str) -> None:
+    port = closed_port(host)
+    resolver = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    r = plugin(resolver, "-H", ADDR, "-s", "good.test", "-s", "other.test")
+    assert r.returncode == 3
+    assert r.first_line == (
+        f"DNSBL UNKNOWN - no usable answer from any list for {ADDR}: "
+        f"resolver {resolver} unreachable"
+    )
+    assert r.value("errors") == "2"
+
+
+def test_resolver_down_with_many_retries_still_says_unreachable() -> None:
+    """Retrying a refused resolver cannot help: the reason must stay the truth,
+    and the run need not spin through its whole budget to find out."""
+    resolver = f"127.0.0.1:{closed_port()}"
+    r = plugin(resolver, "-H", ADDR, *zones(GOOD, OTHER), "--retries", "10", t=3)
+    assert r.returncode == 3
+    for zone in ("good.test", "other.test"):
+        assert unusable_reason(r, zone).startswith(f"resolver {resolver} unreachable")
+    assert float(r.value("time").removesuffix("s")) < 1.0
+
+
+def test_one_of_two_resolvers_down_costs_nothing() -> None:
+    """Retries rotate through the resolvers: the live one answers every query."""
+    with FaultResolver([GOOD, OTHER]) as live:
+        r = plugin((f"127.0.0.1:{closed_port()}", live.address), "-H", ADDR, *zones(GOOD, OTHER))
+    assert (r.returncode, r.first_line) == (
+        1,
+        f"DNSBL WARNING - {ADDR} listed on 1 of 2 lists: good.test (127.0.0.2)",
+    )
+    assert_others_intact(r)
+
+
+def test_resolver_black_hole_times_out_with_the_reason() -> None:
+    """A resolver whose port is open but that never answers."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as hole:
+        hole.bind(("127.0.0.1", 0))
+        resolver = f"127.0.0.1:{hole.getsockname()[1]}"
+        r = plugin(resolver, "-H", ADDR, *zones(GOOD, OTHER))
+    assert r.returncode == 3
+    assert r.first_line == (
+        f"DNSBL UNKNOWN - no usable answer from any list for {ADDR}: "
+        f"timeout: no answer from resolver {resolver} after 2 tries"
+    )
+
+
+def test_slow_resolver_within_the_query_timeout() -> None:
+    with FaultResolver([GOOD, OTHER], delay=QT / 3) as res:
+        r = plugin(res.address, "-H", ADDR, *zones(GOOD, OTHER))
+    assert (r.returncode, r.first_line) == (
+        1,
+        f"DNSBL WARNING - {ADDR} listed on 1 of 2 lists: good.test (127.0.0.2)",
+    )
+    assert_others_intact(r)
+
+
+def test_slow_resolver_late_answers_still_count() -> None:
+    """Every answer arrives 1.5 query-timeouts late but long before -t: a retry
+    must not throw away the answer to the try before it."""
+    with FaultResolver([GOOD, OTHER], delay=QT * 1.5) as res:
+        r = plugin(res.address, "-H", ADDR, *zones(GOOD, OTHER))
+    assert (r.returncode, r.first_line) == (
+        1,
+        f"DNSBL WARNING - {ADDR} listed on 1 of 2 lists: good.test (127.0.0.2)",
+    ), r.stdout
+    assert_others_intact(r)
+
+
+def test_resolver_slower_than_the_run_budget() -> None:
+    with FaultResolver([GOOD, OTHER], delay=30) as res:
+        r = plugin(res.address, "-H", ADDR, *zones(GOOD, OTHER), t=3, qt=10)
+    assert r.returncode == 3
+    assert r.first_line == (
+        f"DNSBL UNKNOWN - no usable answer from any list for {ADDR}: "
+        "timeout: no answer before the run's deadline"
+    )
+
+
+@pytest.mark.parametrize("rcode", ["SERVFAIL", "REFUSED"])
+def test_resolver_failing_every_query_is_unknown_and_names_it(rcode: str) -> None:
+    with FaultResolver([GOOD, OTHER], rcode=rcode) as res:
+        r = plugin(res.address, "-H", ADDR, *zones(GOOD, OTHER))
+    assert r.returncode == 3
+    assert r.first_line.startswith(f"DNSBL UNKNOWN - no usable answer from any list for {ADDR}: ")
+    assert rcode in r.first_line
+    assert res.address in r.first_line, "the UNKNOWN line must name the resolver (issue 2)"
+
+
+def test_nxdomain_rewriting_resolver_keeps_real_listings() -> None:
+    with FaultResolver([GOOD, OTHER], rewrite_nxdomain="198.51.100.99") as res:
+        r = plugin(res.address, "-H", ADDR, *zones(GOOD, OTHER))
+    assert r.returncode == 1
+    assert r.first_line.startswith(
+        f"DNSBL WARNING - {ADDR} listed on 1 of 2 lists: good.test (127.0.0.2); "
+        "1 unusable: other.test (answer 198.51.100.99 is outside 127.0.0.0/8"
+    )
+    assert "rewriting NXDOMAIN" in unusable_reason(r, "other.test")
+    assert r.value("listed") == "1"
+
+
+def test_nxdomain_rewriting_resolver_never_calls_a_clean_address_listed() -> None:
+    with FaultResolver([GOOD, OTHER], rewrite_nxdomain="198.51.100.99") as res:
+        r = plugin(res.address, "-H", "192.0.2.1", *zones(GOOD, OTHER))
+    assert r.returncode == 3
+    assert r.first_line.startswith(
+        "DNSBL UNKNOWN - no usable answer from any list for 192.0.2.1: "
+        "answer 198.51.100.99 is outside 127.0.0.0/8"
+    )
+    assert "rewriting NXDOMAIN" in r.first_line
+    assert r.value("listed") == "0"
+
+
+# --------------------------------------------------------------------------
+# List faults: one list misbehaves, good.test and other.test must not notice
+
+
+def zones(*fake: FakeZone) -> tuple[str, ...]:
+    return tuple(arg for z in fake for arg in ("-s", z.name))
+
+
+@dataclass(frozen=True)
+class ListFault:
+    """One misbehaving list and what its verdict must be.
+
+    ``verdict``: "listed" (127.0.0.3 from the right packet), "clean", or
+    "unusable" with ``reason`` (a regex; ``{res}`` is the resolver).
+    """
+
+    zone: FakeZone
+    verdict: str
+    reason: str = ""
+    tcp: str = "serve"
+
+
+BAD = "bad.test"
+HIT = {ADDR: ("127.0.0.3",)}
+TIMEOUT = r"timeout: no answer from resolver {res} after 2 tries"
+IGNORED = TIMEOUT + r" \(\d+ malformed or mismatched replies ignored\)"
+SERVFAIL = r"resolver (?:{res} )?answered SERVFAIL.*"  # naming the resolver is welcome
+REFUSED = r"resolver (?:{res} )?answered REFUSED.*"
+OUTSIDE = (
+    r"answer {a} is outside 127\.0\.0\.0/8: parked or hijacked zone, "
+    r"or a resolver rewriting NXDOMAIN"
+)
+
+LIST_FAULTS = {
+    "drops every query": ListFault(FakeZone(BAD, fault="drop"), "unusable", TIMEOUT),
+    "slow list, inside the query timeout": ListFault(
+        FakeZone(BAD, listed=HIT, delay=QT / 3), "listed"
+    ),
+    "TC bit, TCP answers": ListFault(FakeZone(BAD, fault="tc", listed=HIT), "listed"),
+    "TC bit, TCP port closed": ListFault(
+        FakeZone(BAD, fault="tc"),
+        "unusable",
+        r"truncated reply and no TCP answer from resolver {res} after 2 tries",
+        tcp="closed",
+    ),
+    "TC bit, TCP hangs up": ListFault(
+        FakeZone(BAD, fault="tc"),
+        "unusable",
+        r"truncated reply and no TCP answer from resolver {res} after 2 tries",
+        tcp="hangup",
+    ),
+    "TC bit, TCP answers garbage": ListFault(
+        FakeZone(BAD, fault="tc"),
+        "unusable",
+        r"truncated reply and no TCP answer from resolver {res} after 2 tries",
+        tcp="garbage",
+    ),
+    "malformed packets only": ListFault(FakeZone(BAD, fault="garbage"), "unusable", IGNORED),
+    "malformed packets, then the answer": ListFault(
+        FakeZone(BAD, fault="garbage+answer", listed=HIT), "listed"
+    ),
+    "wrong ID only": ListFault(FakeZone(BAD, fault="wrong-id"), "unusable", IGNORED),
+    "wrong ID, then the answer": ListFault(
+        FakeZone(BAD, fault="wrong-id+answer", listed=HIT), "listed"
+    ),
+    "wrong question only": ListFault(FakeZone(BAD, fault="wrong-question"), "unusable", IGNORED),
+    # The decoy says 127.0.0.2 (listed) for another name; the right packet says NXDOMAIN.
+    "wrong question, then the answer": ListFault(
+        FakeZone(BAD, fault="wrong-question+answer"), "clean"
+    ),
+    "answers outside 127/8": ListFault(
+        FakeZone(BAD, fault="answer", answer=("198.51.100.80",)),
+        "unusable",
+        OUTSIDE.format(a=r"198\.51\.100\.80"),
+    ),
+    "answers 127/8 and outside at once": ListFault(
+        FakeZone(BAD, fault="answer", answer=("127.0.0.2", "10.1.2.3")),
+        "unusable",
+        OUTSIDE.format(a=r"10\.1\.2\.3"),
+    ),
+    "SERVFAIL for its zone": ListFault(FakeZone(BAD, fault="servfail"), "unusable", SERVFAIL),
+    "REFUSED for its zone": ListFault(FakeZone(BAD, fault="refused"), "unusable", REFUSED),
+    "answers 127.0.0.1 (query refused)": ListFault(
+        FakeZone(BAD, fault="answer", answer=("127.0.0.1",)),
+        "unusable",
+        r"answer 127\.0\.0\.1 is not a listing \(query refused\)",
+    ),
+    "Spamhaus: open resolver": ListFault(
+        FakeZone("zen.spamhaus.org", fault="answer", answer=("127.255.255.254",)),
+        "unusable",
+        r"query refused: public/open resolver.* \(127\.255\.255\.254\)",
+    ),
+    "Spamhaus: too many queries": ListFault(
+        FakeZone("zen.spamhaus.org", fault="answer", answer=("127.255.255.255",)),
+        "unusable",
+        r"query refused: too many queries.* \(127\.255\.255\.255\)",
+    ),
+    "Spamhaus: other error code": ListFault(
+        FakeZone("zen.spamhaus.org", fault="answer", answer=("127.255.255.1",)),
+        "unusable",
+        r".*not a listing.* \(127\.255\.255\.1\)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", LIST_FAULTS.values(), ids=LIST_FAULTS.keys())
+def test_list_fault(case: ListFault) -> None:
+    bad = case.zone
+    with FaultResolver([GOOD, OTHER, bad], tcp=case.tcp) as res:
+        r = plugin(res.address, "-H", ADDR, *zones(GOOD, OTHER, bad))
+    assert_others_intact(r)
+    if case.verdict == "listed":
+        assert (r.returncode, r.first_line) == (
+            2,
+            f"DNSBL CRITICAL - {ADDR} listed on 2 of 3 lists: good.test (127.0.0.2), "
+            f"{bad.name} (127.0.0.3)",
+        )
+        assert (r.value("listed"), r.value("errors")) == ("2", "0")
+    elif case.verdict == "clean":
+        assert (r.returncode, r.first_line) == (
+            1,
+            f"DNSBL WARNING - {ADDR} listed on 1 of 3 lists: good.test (127.0.0.2)",
+        )
+        assert f"{bad.name}: {ADDR} not listed" in r.long_output
+    else:
+        reason = unusable_reason(r, bad.name)
+        assert re.fullmatch(case.reason.format(res=re.escape(res.address)), reason), reason
+        assert r.returncode == 1, r.stdout
+        assert r.first_line == (
+            f"DNSBL WARNING - {ADDR} listed on 1 of 3 lists: good.test (127.0.0.2); "
+            f"1 unusable: {bad.name} ({headline(reason)})"
+        )
+        assert (r.value("listed"), r.value("errors")) == ("1", "1")
+    if bad.fault == "tc" and case.tcp == "serve":
+        assert res.tcp_queries >= 1, "the TCP fallback was never used"
+
+
+# --------------------------------------------------------------------------
+# Faults a real server produces: rbldnsd behind unbound
+
+REAL_ZONES = [
+    Zone("good.test", ip4=("127.0.0.2 :127.0.0.2:test", f"{ADDR} :127.0.0.2:listed for spam")),
+    Zone("other.test", ip4=("127.0.0.2",)),
+    Zone("wild.test", ip4trie=("0.0.0.0/0 :127.0.0.2:everything is listed",)),
+    Zone("dead.test", behaviour="drop"),  # its authoritative server never answers
+    Zone("broken.test", behaviour="servfail"),
+    Zone("refusing.test", behaviour="refused"),
+    Zone("silent.test", behaviour="timeout"),
+]
+
+
+@pytest.fixture(scope="module")
+def world() -> Iterator[DnsWorld]:
+    require_tool("rbldnsd")
+    require_tool("unbound")
+    with DnsWorld(REAL_ZONES) as w:
+        yield w
+
+
+@pytest.mark.parametrize(
+    ("zone", "reason"),
+    [
+        pytest.param(
+            "wild.test",
+            r"lists the test (address|entry) 127\.0\.0\.1 too: dead or wildcarded list.*",
+            id="wildcard 0/0",
+        ),
+        # unbound gives up on a dead server after ~0.75 s: SERVFAIL, or our own timeout
+        pytest.param("dead.test", f"{SERVFAIL}|{TIMEOUT}", id="authoritative server dead"),
+        pytest.param("broken.test", SERVFAIL, id="authoritative server refuses: SERVFAIL"),
+        pytest.param("refusing.test", REFUSED, id="resolver refuses the zone"),
+        pytest.param("silent.test", TIMEOUT, id="resolver drops the zone's queries"),
+    ],
+)
+def test_real_server_fault(world: DnsWorld, zone: str, reason: str) -> None:
+    r = plugin(world.resolver, "-H", ADDR, "-s", "good.test", "-s", "other.test", "-s", zone)
+    assert_others_intact(r)
+    found = unusable_reason(r, zone)
+    assert re.fullmatch(reason.format(res=re.escape(world.resolver)), found), found
+    assert r.returncode == 1
+    assert r.first_line == (
+        f"DNSBL WARNING - {ADDR} listed on 1 of 3 lists: good.test (127.0.0.2); "
+        f"1 unusable: {zone} ({headline(found)})"
+    )
+
+
+def test_real_wildcard_list_voids_its_own_hit_only(world: DnsWorld) -> None:
+    r = plugin(world.resolver, "-H", ADDR, "-s", "good.test", "-s", "wild.test")
+    assert r.value("listed") == "1"  # good.test only: wild.test's "hit" is void
+    assert "dead or wildcarded list" in unusable_reason(r, "wild.test")
+
+
+# --------------------------------------------------------------------------
+# Dirty TXT records: untrusted text must come out clean and bounded
+
+DIRTY = (
+    b"spam|source ",
+    b"\nline2\r\n",
+    b"\x00\x07\x1b[31mred\x1b[0m\x7f ",
+    b"\xff\xfe\xc3(bad utf8 ",
+    "\u202eevil\u200b ".encode(),
+    b"\ttab|end",
+)
+
+
+def listed_line(run: Run, zone: str) -> str:
+    prefix = f"{ADDR} listed on {zone}: "
+    found = [line for line in run.long_output if line.startswith(prefix)]
+    assert len(found) == 1, run.stdout
+    return found[0]
+
+
+def test_dirty_txt_is_sanitised() -> None:
+    dirty = FakeZone("dirty.test", listed=HIT, txt={ADDR: DIRTY})
+    with FaultResolver([GOOD, OTHER, dirty]) as res:
+        r = plugin(res.address, "-H", ADDR, *zones(GOOD, OTHER, dirty))
+    assert_others_intact(r)  # assert_sane: no |, no control characters anywhere
+    line = listed_line(r, "dirty.test")
+    reason = line.split('reason: "', 1)[1].split('"; lookup', 1)[0].rstrip('"')
+    for word in ("spam", "source", "line2", "red", "bad utf8", "evil", "tab", "end"):
+        assert word in reason, reason
+    assert "  " not in reason
+    assert r.returncode == 2
+
+
+def test_4kb_txt_comes_over_tcp_and_is_cut() -> None:
+    text = bytes(range(256)) * 16  # every byte value, 4 KB, 17 strings
+    big = FakeZone("big.test", listed=HIT, txt={ADDR: txt_strings(text)})
+    with FaultResolver([GOOD, OTHER, big]) as res:
+        r = plugin(res.address, "-H", ADDR, *zones(GOOD, OTHER, big))
+        assert res.tcp_queries >= 1  # too big for UDP: truncated, asked again over TCP
+    assert_others_intact(r)
+    line = listed_line(r, "big.test")
+    assert 'reason: "' in line
+    assert len(line) <= 1000
+    assert len(r.stdout.encode()) <= 2048
+
+
+def test_txt_that_cleans_to_nothing_is_left_out() -> None:
+    """Nothing printable left: say nothing rather than ``reason: ""``."""
+    junk = FakeZone("junk.test", listed=HIT, txt={ADDR: (b"\x00\x01|\n\xff",)})
+    with FaultResolver([GOOD, OTHER, junk]) as res:
+        r = plugin(res.address, "-H", ADDR, *zones(GOOD, OTHER, junk))
+    assert_others_intact(r)
+    assert 'reason: ""' not in listed_line(r, "junk.test")
+
+
+# --------------------------------------------------------------------------
+# Scale: 500 lists at once
+
+SCALE = 500
+SCALE_ZONES = tuple(arg for i in range(SCALE) for arg in ("-s", f"z{i:03d}.scale.test"))
+
+
+@dataclass(frozen=True)
+class ScaleRun:
+    run: Run
+    queries: int
+
+
+@pytest.fixture(scope="module")
+def scale_clean() -> ScaleRun:
+    with FaultResolver(any_zone=FakeZone("any")) as res:
+        r = plugin(res.address, "-H", "192.0.2.1", *SCALE_ZONES, t=10, qt=2)
+        return ScaleRun(r, res.udp_queries)
+
+
+def test_500_lists_at_once(scale_clean: ScaleRun) -> None:
+    r = scale_clean.run
+    assert (r.returncode, r.first_line) == (0, "DNSBL OK - 192.0.2.1 not listed on 500 lists")
+    assert (r.value("lists"), r.value("errors"), r.value("listed")) == ("500", "0", "0")
+
+
+def test_500_lists_no_reply_lost_on_loopback(scale_clean: ScaleRun) -> None:
+    """One query and two self-test queries per list, none retried: on loopback
+    a retry means the plugin's own socket dropped a reply (receive buffer)."""
+    assert scale_clean.queries == 3 * SCALE
+
+
+# --------------------------------------------------------------------------
+# Safety rules that apply to the current code
+
+
+BANNED_MODULES = {"subprocess", "pty", "commands"}
+BANNED_CALLS = re.compile(
+    r"(os\.(system|popen|exec\w*|spawn\w*|posix_spawnp?|fork\w*)|asyncio\.create_subprocess_\w+)"
+)
+
+
+def test_no_shell_anywhere() -> None:
+    """No subprocess, os.system/popen/exec*/spawn*, or shell=True in the package:
+    nothing a DNS answer or an argument could ever turn into a command."""
+    offences = []
+    for path in sorted((ROOT / "check_dnsbl").rglob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        if re.search(r"shell\s*=\s*True", source):
+            offences.append(f"{path.name}: shell=True")
+        for node in ast.walk(ast.parse(source, str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                module = node.module or ""
+                names = [module, *(f"{module}.{alias.name}" for alias in node.names)]
+            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+                names = [f"{node.value.id}.{node.attr}"]
+            else:
+                continue
+            offences += [
+                f"{path.name}:{node.lineno}: {name}"
+                for name in names
+                if name.split(".")[0] in BANNED_MODULES or BANNED_CALLS.fullmatch(name)
+            ]
+    assert not offences, offences
+
+
+def assert_bounded(run: Run) -> None:
+    """Within what Nagios reads; long output cut, never the perfdata line."""
+    assert len(run.stdout.encode()) <= MAX_OUTPUT, f"{len(run.stdout.encode())} bytes"
+    assert len(run.first_line) <= MAX_FIRST_LINE, f"first line: {len(run.first_line)} chars"
+    assert run.lines[-1].startswith("| ")
+    assert run.value("lists") in {"1", str(SCALE)}
+
+
+def test_output_bounded_with_500_listings_and_unusable_lists() -> None:
+    """250 lists list the address with a long TXT reason, 250 answer outside
+    127/8: 500 long-output lines, far beyond what Nagios reads."""
+    reason = b"listed because this address sent spam to our traps; see the web site " * 3
+    listing = [
+        FakeZone(f"z{i:03d}.scale.test", listed={ADDR: ("127.0.0.2",)}, txt={ADDR: (reason,)})
+        for i in range(SCALE // 2)
+    ]
+    parked = FakeZone("any", fault="answer", answer=("198.51.100.80",))
+    with FaultResolver(listing, any_zone=parked) as res:
+        r = plugin(res.address, "-H", ADDR, *SCALE_ZONES, t=10, qt=2)
+    assert r.returncode == 2
+    assert r.first_line.startswith(f"DNSBL CRITICAL - {ADDR} listed on 250 of 500 lists: ")
+    assert (r.value("listed"), r.value("errors")) == ("250", "250")
+    assert_bounded(r)
+
+
+def test_output_bounded_with_a_list_answering_1000_codes() -> None:
+    codes = tuple(f"127.0.{i // 250}.{i % 250 + 2}" for i in range(1000))
+    many = FakeZone("many.test", listed={ADDR: codes})
+    with FaultResolver([many]) as res:
+        r = plugin(res.address, "-H", ADDR, "-s", "many.test")
+        assert res.tcp_queries >= 1
+    assert r.returncode == 1
+    assert r.value("listed") == "1"
+    assert_bounded(r)
