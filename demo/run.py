@@ -5,6 +5,7 @@ b.barracudacentral.org and bl.spamcop.net from demo/zones, plus a dead list
 that lists every address. The installed check_dnsbl asks it directly.
 """
 
+import os
 import shutil
 import socket
 import subprocess
@@ -82,7 +83,9 @@ def main() -> None:
             argv = [str(PLUGIN), "-n", f"127.0.0.1:{port}", *args, *lists]
             shown = " ".join(a for a in argv[1:])
             print(f"--- {title}: check_dnsbl {shown}")
-            proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+            # history in the demo's own temp dir: each demo starts with none
+            env = {**os.environ, "STATE_DIRECTORY": str(workdir)}
+            proc = subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
             print(proc.stdout + proc.stderr, end="")
             print(f"(exit code {proc.returncode})\n")
     finally:
