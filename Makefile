@@ -140,7 +140,7 @@ ifneq ($(NAGIOS_CONFDIR),)
 endif
 
 # `make bench`: check_dnsbl vs check_rbl on a loopback DNS world in a private network
-# namespace (see bench/README.md). Takes about 8 minutes; BENCH_ARGS=--quick for about 2.
+# namespace (see bench/README.md). Takes about 8 minutes; BENCH_ARGS=--quick for about 1.5.
 BENCH_PACKAGES := rbldnsd unbound iproute2 util-linux python3-venv monitoring-plugins-contrib \
 	libmonitoring-plugin-perl libnet-dns-perl libnet-ip-perl libreadonly-perl \
 	libdata-validate-ip-perl libdata-validate-domain-perl libcapture-tiny-perl

@@ -1,12 +1,15 @@
-"""An asyncio stub-resolver client on dnspython's message API.
+"""An asyncio stub-resolver client: many queries, one resolver, one deadline.
 
-Why not ``dns.asyncresolver``: it opens a socket per query and has no notion
-of a run-wide deadline. A DNSBL check sends hundreds to thousands of queries
-to one recursive resolver, and must come back with every answer it got before
-its own time runs out. So: one connected UDP socket per resolver, random query
-IDs, replies matched on ID *and* question (mismatched or malformed packets are
-ignored), bounded queries in flight, retries that rotate through the
-resolvers, TCP when a reply is truncated, and nothing waits past the deadline.
+Why not ``dns.asyncresolver``: it opens a socket per query, builds and parses
+full dnspython messages (the CPU of a /24 check), and has no notion of a
+run-wide deadline. A DNSBL check sends hundreds to thousands of queries to one
+recursive resolver, and must come back with every answer it got before its
+own time runs out. So: one connected UDP socket per resolver; random query
+IDs; replies matched on ID *and* question (mismatched or malformed packets are
+ignored and counted); bounded queries in flight; retries that rotate through
+the resolvers, where a late answer to an earlier try still counts; TCP when a
+reply is truncated; nothing waits past the deadline. Messages are bytes
+(``wire``), with dnspython's parser for the unusual replies.
 """
 
 import asyncio
@@ -17,13 +20,7 @@ import struct
 import time
 from dataclasses import dataclass
 
-import dns.exception
-import dns.flags
-import dns.message
-import dns.rcode
-import dns.rdatatype
-import dns.rrset
-
+from check_dnsbl import wire
 from check_dnsbl.resolvers import Resolver
 
 
@@ -43,21 +40,7 @@ class Failure:
 
 
 Outcome = Reply | Failure
-
-
-def _parse(data: bytes) -> dns.message.Message | None:
-    """A DNS message, or None for anything malformed. DNS packets are
-    untrusted input, and older dnspython (2.3) raises ValueError and others,
-    not only DNSException, on some malformed packets."""
-    try:
-        return dns.message.from_wire(data)
-    except Exception:
-        return None
-
-
-def _answers(question: list[dns.rrset.RRset], qid: int, reply: dns.message.Message) -> bool:
-    """Whether ``reply`` answers the query sent under ``qid`` (ID, QR, question)."""
-    return reply.id == qid and bool(reply.flags & dns.flags.QR) and reply.question == question
+Pending = asyncio.Future[wire.Parsed]
 
 
 class _Channel(asyncio.DatagramProtocol):
@@ -66,9 +49,7 @@ class _Channel(asyncio.DatagramProtocol):
     def __init__(self, resolver: Resolver) -> None:
         self.resolver = resolver
         self.transport: asyncio.DatagramTransport | None = None
-        self.pending: dict[
-            int, tuple[list[dns.rrset.RRset], asyncio.Future[dns.message.Message]]
-        ] = {}
+        self.pending: dict[int, tuple[bytes, int, Pending]] = {}
         self.refused: str = ""
         self.junk = 0
 
@@ -79,13 +60,21 @@ class _Channel(asyncio.DatagramProtocol):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
 
     def datagram_received(self, data: bytes, addr: object) -> None:
-        reply = _parse(data)
-        entry = self.pending.get(reply.id) if reply is not None else None
-        if reply is None or entry is None or not _answers(entry[0], reply.id, reply):
+        entry, reply = None, None
+        try:
+            entry = self.pending.get(wire.reply_id(data))
+            reply = wire.parse(data, entry[1]) if entry else None
+        except wire.WireError:
+            pass
+        if (
+            entry is None
+            or reply is None
+            or not reply.flags & wire.QR
+            or reply.question != entry[0]
+        ):
             self.junk += 1
-            return
-        if not entry[1].done():
-            entry[1].set_result(reply)
+        elif not entry[2].done():
+            entry[2].set_result(reply)
 
     def error_received(self, exc: Exception) -> None:
         # A connected UDP socket reports ICMP port unreachable here: nothing
@@ -93,31 +82,30 @@ class _Channel(asyncio.DatagramProtocol):
         self.refused = (
             f"resolver {self.resolver} unreachable ({getattr(exc, 'strerror', None) or exc})"
         )
-        for _, future in self.pending.values():
+        for _, _, future in self.pending.values():
             if not future.done():
                 future.set_exception(ConnectionRefusedError(self.refused))
 
-    def send(self, query: dns.message.Message) -> tuple[int, asyncio.Future[dns.message.Message]]:
-        """Send ``query`` under a fresh random ID; its reply will resolve the future."""
+    def send(self, question: bytes, rdtype: int) -> tuple[int, Pending]:
+        """Send the query under a fresh random ID; its reply resolves the future."""
         if self.refused or self.transport is None:
             raise ConnectionRefusedError(self.refused)
         qid = secrets.randbelow(65536)
         while qid in self.pending:
             qid = secrets.randbelow(65536)
-        query.id = qid
-        future: asyncio.Future[dns.message.Message] = asyncio.get_running_loop().create_future()
-        self.pending[qid] = (query.question, future)
-        self.transport.sendto(query.to_wire())
+        future: Pending = asyncio.get_running_loop().create_future()
+        self.pending[qid] = (question, rdtype, future)
+        self.transport.sendto(wire.query(qid, question))
         return qid, future
 
     def forget(self, qid: int) -> None:
         entry = self.pending.pop(qid, None)
         if entry is None:
             return
-        if not entry[1].done():
-            entry[1].cancel()
-        elif not entry[1].cancelled():
-            entry[1].exception()  # retrieved: asyncio would log it to stderr otherwise
+        if not entry[2].done():
+            entry[2].cancel()
+        elif not entry[2].cancelled():
+            entry[2].exception()  # retrieved: asyncio would log it to stderr otherwise
 
 
 class DnsClient:
@@ -141,7 +129,7 @@ class DnsClient:
         self.deadline = deadline
         self.slots = asyncio.Semaphore(workers)
         self.channels: list[_Channel] = []
-        self.cache: dict[tuple[str, dns.rdatatype.RdataType], asyncio.Task[Outcome]] = {}
+        self.cache: dict[tuple[str, int], asyncio.Task[Outcome]] = {}
         self.sent = 0
 
     async def __aenter__(self) -> "DnsClient":
@@ -170,19 +158,22 @@ class DnsClient:
         """Replies ignored as malformed or not matching a query."""
         return sum(channel.junk for channel in self.channels)
 
-    def query(self, name: str, rdtype: dns.rdatatype.RdataType) -> "asyncio.Task[Outcome]":
+    def query(self, name: str, rdtype: int) -> "asyncio.Task[Outcome]":
         """Ask once per (name, type) per run; callers share the answer."""
         key = (name.lower(), rdtype)
         if key not in self.cache:
             self.cache[key] = asyncio.ensure_future(self._resolve(name, rdtype))
         return self.cache[key]
 
-    async def _resolve(self, name: str, rdtype: dns.rdatatype.RdataType) -> Outcome:
+    async def _resolve(self, name: str, rdtype: int) -> Outcome:
         """Retries go to the next resolver, and an earlier try's late answer
         still counts: every try stays registered until the query ends."""
-        query = dns.message.make_query(name, rdtype, use_edns=0, payload=1232)
+        try:
+            question = wire.question(name, rdtype)
+        except ValueError as exc:
+            return Failure(str(exc))
         reason, tries = "timeout: no answer before the run's deadline (-t)", 0
-        sent: list[tuple[_Channel, int, asyncio.Future[dns.message.Message]]] = []
+        sent: list[tuple[_Channel, int, Pending]] = []
         async with self.slots:
             try:
                 for attempt in range(self.retries + 1):
@@ -195,40 +186,35 @@ class DnsClient:
                     if wait <= 0:
                         break
                     try:
-                        qid, future = channel.send(query)
+                        qid, future = channel.send(question, rdtype)
                     except ConnectionRefusedError as exc:
                         reason = str(exc)
                         continue
                     self.sent += 1
                     tries += 1
                     sent.append((channel, qid, future))
-                    live = [f for _, _, f in sent if not f.done()]
-                    first = await self._first_reply(live, wait)
+                    first = await self._first_reply([f for _, _, f in sent if not f.done()], wait)
                     if isinstance(first, str):
                         reason = first or f"timeout: no answer from resolver {channel.resolver}"
                         if not first and wait < self.query_timeout:  # cut short by the deadline
                             reason = "timeout: no answer before the run's deadline (-t)"
                         continue
-                    answered_by = next(c for c, _, f in sent if f is first)
+                    answered_by = next(c for c, _, f in sent if f is first).resolver
                     reply = first.result()
-                    if reply.flags & dns.flags.TC:
-                        tcp = await self._tcp(answered_by.resolver, query)
+                    if reply.flags & wire.TC:
+                        tcp = await self._tcp(answered_by, question, rdtype)
                         if tcp is None:
                             reason = (
-                                "truncated reply and no TCP answer from resolver "
-                                f"{answered_by.resolver}"
+                                f"truncated reply and no TCP answer from resolver {answered_by}"
                             )
                             continue
                         reply = tcp
-                    rcode = reply.rcode()
-                    if rcode in (dns.rcode.SERVFAIL, dns.rcode.REFUSED):
-                        reason = (
-                            f"resolver {answered_by.resolver} answered {dns.rcode.to_text(rcode)}"
-                        )
+                    if reply.rcode_text in ("SERVFAIL", "REFUSED"):
+                        reason = f"resolver {answered_by} answered {reply.rcode_text}"
                         if attempt + 1 < min(self.retries + 1, len(self.channels)):
                             continue  # another resolver may do better
                         return Failure(reason)
-                    return Reply(dns.rcode.to_text(rcode), _records(reply, rdtype))
+                    return Reply(reply.rcode_text, reply.records)
             finally:
                 for channel, qid, _ in sent:
                     channel.forget(qid)
@@ -247,9 +233,7 @@ class DnsClient:
             await asyncio.sleep(send_at - now)
 
     @staticmethod
-    async def _first_reply(
-        futures: list[asyncio.Future[dns.message.Message]], wait: float
-    ) -> asyncio.Future[dns.message.Message] | str:
+    async def _first_reply(futures: list[Pending], wait: float) -> Pending | str:
         """The first try answered within ``wait``, or why none was: the refusal,
         or "" for a timeout."""
         until, refused = time.monotonic() + wait, ""
@@ -268,42 +252,23 @@ class DnsClient:
             futures = list(pending)
         return refused
 
-    async def _tcp(
-        self, resolver: Resolver, query: dns.message.Message
-    ) -> dns.message.Message | None:
+    async def _tcp(self, resolver: Resolver, question: bytes, rdtype: int) -> wire.Parsed | None:
         """Ask again over TCP (RFC 7766), within the remaining time."""
         wait = min(self.query_timeout, self.deadline - time.monotonic())
         if wait <= 0:
             return None
         writer = None
+        qid = secrets.randbelow(65536)
         try:
             async with asyncio.timeout(wait):
                 reader, writer = await asyncio.open_connection(resolver.host, resolver.port)
-                wire = query.to_wire()
-                writer.write(struct.pack("!H", len(wire)) + wire)
+                message = wire.query(qid, question)
+                writer.write(struct.pack("!H", len(message)) + message)
                 (length,) = struct.unpack("!H", await reader.readexactly(2))
-                reply = _parse(await reader.readexactly(length))
-            return (
-                reply if reply is not None and _answers(query.question, query.id, reply) else None
-            )
-        except (OSError, TimeoutError, EOFError):
+                reply = wire.parse(await reader.readexactly(length), rdtype)
+        except (OSError, TimeoutError, EOFError, wire.WireError):
             return None
         finally:
             if writer is not None:
                 writer.close()
-
-
-def _records(reply: dns.message.Message, rdtype: dns.rdatatype.RdataType) -> tuple[str, ...]:
-    """The answer's addresses, TXT strings or MX hosts (the resolver follows CNAMEs)."""
-    found: list[str] = []
-    for rrset in reply.answer:
-        if rrset.rdtype != rdtype:
-            continue
-        for rdata in rrset:
-            if rdtype == dns.rdatatype.TXT:
-                found.append(b"".join(rdata.strings).decode("utf-8", "replace"))
-            elif rdtype == dns.rdatatype.MX:
-                found.append(rdata.exchange.to_text())
-            else:
-                found.append(rdata.address)
-    return tuple(found)
+        return reply if reply.qid == qid and reply.question == question else None

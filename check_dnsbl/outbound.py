@@ -16,9 +16,9 @@ address found is checked. The servers are configurable (--outbound-via).
 import asyncio
 import ipaddress
 
-import dns.rdatatype
 import nagiosplugin
 
+from check_dnsbl import wire
 from check_dnsbl.dnsclient import DnsClient, Failure
 from check_dnsbl.resolvers import DISCOVERY, Via
 from check_dnsbl.targets import Subject
@@ -28,10 +28,7 @@ async def _ask(via: Via, query_timeout: float, retries: int, deadline: float) ->
     """The address ``via`` reports, or "" with the failure in the second slot."""
     name = DISCOVERY[via.method][0]
     family = ipaddress.ip_address(via.server.host).version
-    if via.method == "google":
-        rdtype = dns.rdatatype.TXT
-    else:
-        rdtype = dns.rdatatype.AAAA if family == 6 else dns.rdatatype.A
+    rdtype = wire.TXT if via.method == "google" else wire.AAAA if family == 6 else wire.A
     client = DnsClient(
         (via.server,), query_timeout=query_timeout, retries=retries, workers=1, deadline=deadline
     )

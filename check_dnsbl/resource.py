@@ -10,7 +10,6 @@ import asyncio
 import time
 from collections.abc import Iterator
 
-import dns.rdatatype
 import nagiosplugin
 
 from check_dnsbl.catalog import KEYS, DnsblList
@@ -21,8 +20,8 @@ from check_dnsbl.querynames import TEST_ENTRIES, domain_query_name, ip_query_nam
 from check_dnsbl.settings import Settings
 from check_dnsbl.targets import Outbound, Subject, subjects
 from check_dnsbl.verdict import Status, TargetReport, Verdict, classify, self_tested, with_txt
+from check_dnsbl.wire import TXT, A
 
-A, TXT = dns.rdatatype.A, dns.rdatatype.TXT
 #: Self-tests run once per list and family ("4", "6" or "domain").
 SelfTest = asyncio.Task[tuple[Verdict, Verdict]]
 

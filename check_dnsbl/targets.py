@@ -132,19 +132,18 @@ def _records(outcomes: list[Outcome], what: str) -> list[str]:
 async def _addresses_of(client: DnsClient, name: str, what: str) -> list[IPAddress]:
     import asyncio
 
-    import dns.rdatatype
+    from check_dnsbl.wire import AAAA, A
 
-    outcomes = await asyncio.gather(
-        client.query(name, dns.rdatatype.A), client.query(name, dns.rdatatype.AAAA)
-    )
+    outcomes = await asyncio.gather(client.query(name, A), client.query(name, AAAA))
     return [ipaddress.ip_address(r) for r in _records(list(outcomes), what)]
 
 
 async def _mx_hosts(client: DnsClient, domain: str) -> list[str]:
-    import dns.rdatatype
     import nagiosplugin
 
-    records = _records([await client.query(domain, dns.rdatatype.MX)], f"MX of {domain}")
+    from check_dnsbl.wire import MX
+
+    records = _records([await client.query(domain, MX)], f"MX of {domain}")
     hosts = [r.lower().removesuffix(".") for r in records]
     if hosts == [""]:
         raise nagiosplugin.CheckError(f"{domain} has a null MX (RFC 7505): it receives no mail")

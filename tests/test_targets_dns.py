@@ -78,7 +78,20 @@ def check(world: DnsWorld, *args: str, env: dict[str, str] | None = None) -> Run
 
 
 def test_network_says_how_many_addresses_are_listed(world: DnsWorld) -> None:
-    r = check(world, "-H", "198.51.100.0/24", "-s", "zen.spamhaus.org", "-s", "bl.spamcop.net")
+    # a burst of 516 queries: allow for a lost packet or two at rbldnsd on a busy machine
+    r = check(
+        world,
+        "-H",
+        "198.51.100.0/24",
+        "-s",
+        "zen.spamhaus.org",
+        "-s",
+        "bl.spamcop.net",
+        "--query-timeout",
+        "1",
+        "--retries",
+        "3",
+    )
     assert r.returncode == 2
     assert r.first_line == (
         "DNSBL CRITICAL - 4 of 256 addresses listed: 198.51.100.10 on zen.spamhaus.org (XBL); "
