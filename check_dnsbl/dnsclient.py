@@ -158,6 +158,11 @@ class DnsClient:
         """Replies ignored as malformed or not matching a query."""
         return sum(channel.junk for channel in self.channels)
 
+    async def ask(self, name: str, rdtype: int) -> Outcome:
+        """Ask; for the one-off queries of a run (no task, no cache: a /24 has
+        thousands of them)."""
+        return await self._resolve(name, rdtype)
+
     def query(self, name: str, rdtype: int) -> "asyncio.Task[Outcome]":
         """Ask once per (name, type) per run; callers share the answer."""
         key = (name.lower(), rdtype)
@@ -218,7 +223,7 @@ class DnsClient:
             finally:
                 for channel, qid, _ in sent:
                     channel.forget(qid)
-        if tries:
+        if tries and "unreachable" not in reason:  # a refusal says all there is to say
             reason += f" after {tries} {'try' if tries == 1 else 'tries'}"
         if self.junk:
             reason += f" ({self.junk} malformed or mismatched replies ignored)"
