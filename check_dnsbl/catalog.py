@@ -72,7 +72,6 @@ class DnsblList:
     key: str = ""
     keyed_zone: str = ""
     key_required: bool = False
-    known: bool = field(default=True, compare=False)
     #: The zone actually queried: ``zone``, or the keyed zone, which holds a
     #: secret and so is never shown (repr=False keeps it out of messages too).
     query_zone: str = field(default="", repr=False, compare=False)
@@ -241,7 +240,7 @@ class Catalog:
         for known in self.lists.values():
             if known.dead and zone.endswith("." + known.zone):
                 return DnsblList(zone=zone, kind=known.kind, dead=known.dead)
-        return DnsblList(zone=zone, known=False)
+        return DnsblList(zone=zone)
 
     def defaults(self, kind: Kind) -> tuple[DnsblList, ...]:
         return tuple(

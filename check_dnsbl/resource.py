@@ -124,9 +124,8 @@ class Dnsbl(nagiosplugin.Resource):
             tests = {
                 (lst.zone, family): asyncio.ensure_future(self._self_test(client, lst, family))
                 for lst in s.lists
-                if not lst.dead
                 for family in {family_of(subject) for subject in found}
-                if (family == "domain") == (lst.kind == "domain")
+                if self._unasked(lst, family) is None
             }
             rows = [self._lists_for(subject) for subject in found]
             results: list[list[Verdict | None]] = [[None] * len(row) for row in rows]
@@ -151,6 +150,21 @@ class Dnsbl(nagiosplugin.Resource):
         """IP lists are never asked about a domain, nor domain lists about an address."""
         return [lst for lst in self.settings.lists if lst.kind == subject.kind]
 
+    @staticmethod
+    def _unasked(lst: DnsblList, family: str) -> Verdict | None:
+        """The verdict of a list that is not asked at all about this family:
+        dead, missing its key, or without IPv6 data. None: ask it."""
+        if (family == "domain") != (lst.kind == "domain"):
+            return Verdict(lst, Status.NOT_APPLICABLE, reason=f"a {lst.kind} list")
+        if lst.dead:
+            return Verdict(lst, Status.UNUSABLE, reason=f"dead list: {lst.dead}; remove it")
+        if lst.key_required and lst.query_zone == lst.zone:
+            why = f"needs a key: {KEYS[lst.key]} (--{lst.key}-key-file or {env_name(lst.key)})"
+            return Verdict(lst, Status.UNUSABLE, reason=why)
+        if family == "6" and lst.ipv6 is False:
+            return Verdict(lst, Status.NOT_APPLICABLE, reason="list has no IPv6 data")
+        return None
+
     async def _self_test(
         self, client: DnsClient, lst: DnsblList, family: str
     ) -> tuple[Verdict, Verdict]:
@@ -167,14 +181,10 @@ class Dnsbl(nagiosplugin.Resource):
         lst: DnsblList,
         tests: dict[tuple[str, str], SelfTest],
     ) -> Verdict:
-        if lst.dead:
-            return Verdict(lst, Status.UNUSABLE, reason=f"dead list: {lst.dead}; remove it")
-        if lst.key_required and lst.query_zone == lst.zone:
-            why = f"needs a {KEYS[lst.key]} key (--{lst.key}-key-file or {env_name(lst.key)})"
-            return Verdict(lst, Status.UNUSABLE, reason=why)
         family = family_of(subject)
-        if family == "6" and lst.ipv6 is False:
-            return Verdict(lst, Status.NOT_APPLICABLE, reason="list has no IPv6 data")
+        unasked = self._unasked(lst, family)
+        if unasked is not None:
+            return unasked
         name = query_name(subject, lst)
         verdict = classify(lst, await client.ask(name, A))
         if verdict.status is Status.LISTED:

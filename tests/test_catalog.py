@@ -36,7 +36,13 @@ def test_dead_zones_and_zones_below_them_are_dead(zone: str) -> None:
 
 def test_unknown_zone_gets_a_plain_entry() -> None:
     lst = CATALOG.get("bl.example.net")
-    assert (lst.known, lst.severity, lst.ipv6, lst.dead) == (False, "normal", None, "")
+    assert (lst.zone, lst.severity, lst.ipv6, lst.dead, lst.codes) == (
+        "bl.example.net",
+        "normal",
+        None,
+        "",
+        (),
+    )
 
 
 @pytest.mark.parametrize(

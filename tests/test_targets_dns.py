@@ -309,6 +309,17 @@ def test_dqs_key_from_file_and_disabled_key(world: DnsWorld, tmp_path: Path) -> 
     assert BAD_KEY not in r.stdout
 
 
+def test_keyed_list_without_its_key_is_unusable(world: DnsWorld) -> None:
+    r = check(
+        world, "-H", "198.51.100.10", "-s", "zen.spamhaus.org", "-s", "combined.mail.abusix.zone"
+    )
+    assert r.returncode == 2
+    assert r.long_output[-1] == (
+        "combined.mail.abusix.zone unusable for 198.51.100.10: needs a key: Abusix Mail "
+        "Intelligence (--abusix-key-file or DNSBL_ABUSIX_KEY)"
+    )
+
+
 def test_bad_key_file_messages_never_show_the_key(world: DnsWorld, tmp_path: Path) -> None:
     keyfile = tmp_path / "dqs.key"
     keyfile.write_text(f"{KEY}; rm -rf /\n")
