@@ -310,7 +310,8 @@ def build_parser() -> _Parser:
         "--verbose",
         action="count",
         default=0,
-        help="more detail: -v every list's verdict, -vv query statistics (up to -vvv)",
+        help="more detail: -v every list's verdict, -vv query statistics, -vvv every "
+        "list's self-test",
     )
     a("-V", "--version", action="store_true", help="print the version and exit")
     a("-h", "--help", action="store_true", help="print this help and exit")

@@ -60,6 +60,8 @@ class Dnsbl(nagiosplugin.Resource):
         self.queries = 0
         self.junk = 0
         self.changes: Changes | None = None
+        #: zone -> "127.0.0.2 listed, 127.0.0.1 not listed" per family, for -vvv
+        self.self_tests: dict[str, list[str]] = {}
 
     @property
     def name(self) -> str:
@@ -138,6 +140,14 @@ class Dnsbl(nagiosplugin.Resource):
 
             await asyncio.gather(*(worker() for _ in range(min(s.workers, sum(map(len, rows))))))
             await asyncio.gather(*tests.values())
+            for (zone, family), task in tests.items():
+                entries = test_entries(task.result()[0].dnsbl, family)
+                self.self_tests.setdefault(zone, []).append(
+                    ", ".join(
+                        f"{e} {v.status.value}"
+                        for e, v in zip(entries, task.result(), strict=True)
+                    )
+                )
             self.queries, self.junk = client.sent, client.junk
         return tuple(
             TargetReport(

@@ -207,6 +207,9 @@ class DnsblSummary(nagiosplugin.Summary):
                 for v in report.having(Status.CLEAN, Status.NOT_APPLICABLE):
                     detail = f" ({v.reason})" if v.reason else ""
                     lines.append(f"{v.dnsbl.label}: {report.target} {v.status.value}{detail}")
+        if self.verbosity >= 3 and resource is not None:
+            for zone, outcomes in resource.self_tests.items():
+                lines.append(f"self-test {zone}: " + "; ".join(outcomes))
         if self.verbosity >= 2 and resource is not None and resource.reports:
             lines.append(
                 f"{resource.queries} queries sent to "

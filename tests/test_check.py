@@ -361,3 +361,9 @@ def test_debian_nagios_check_rbl_command_runs_unchanged(world: DnsWorld) -> None
         "unusable for 198.51.100.10: dead list: SORBS was shut down on 5 June 2024; remove it"
     )
     assert len(r.first_line) < 300
+
+
+def test_vvv_shows_each_self_test(world: DnsWorld) -> None:
+    r = check(world, "-vvv", "-H", "192.0.2.1", "-s", "zen.spamhaus.org", "-s", "dnsbl.wild.test")
+    assert "self-test zen.spamhaus.org: 127.0.0.2 listed, 127.0.0.1 not listed" in r.long_output
+    assert "self-test dnsbl.wild.test: 127.0.0.2 listed, 127.0.0.1 listed" in r.long_output
