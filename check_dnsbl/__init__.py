@@ -11,6 +11,7 @@ lives in one module named for it::
     catalog      DnsblList; the list catalog (catalog.toml, data not code)
                  and --lists-file parsing
     keys         keys of keyed lists (Spamhaus DQS, Abusix); redaction
+    configfile   files named on the command line: read, or one line why not
     querynames   pure: address/domain -> query name, RFC 5782 test entries
     dnsclient    asyncio stub-resolver client on dnspython's message API:
                  bounded in-flight queries, retries, TCP fallback, one deadline

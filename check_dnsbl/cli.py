@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import NoReturn  # noqa: E402
 
-from check_dnsbl import __version__  # noqa: E402
+from check_dnsbl import __version__, configfile  # noqa: E402
 from check_dnsbl.catalog import Catalog, CatalogError, DnsblList, normalize_zone, parse_lists  # noqa: E402
 from check_dnsbl.keys import KeyFileError, load_keys, redact  # noqa: E402
 from check_dnsbl.resolvers import (  # noqa: E402
@@ -335,13 +335,9 @@ def _lists(args: argparse.Namespace, targets: tuple[Target, ...]) -> tuple[Dnsbl
     extra: tuple[DnsblList, ...] = ()
     if args.lists_file:
         try:
-            text = args.lists_file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            why = getattr(exc, "strerror", None) or "not a UTF-8 text file"
-            raise UsageError(f"cannot read --lists-file {args.lists_file}: {why}") from None
-        try:
+            text = configfile.read(args.lists_file, "--lists-file")
             extra = parse_lists(text, str(args.lists_file), default=True)
-        except CatalogError as exc:
+        except (configfile.ConfigFileError, CatalogError) as exc:
             raise UsageError(str(exc)) from None
     catalog = Catalog.load(extra)
     kinds = {"domain" if isinstance(t, Domain) else "ip" for t in targets}
@@ -389,10 +385,9 @@ def expand_extra_opts(argv: Sequence[str], prog: str) -> list[str]:
         if not files:
             raise UsageError(f"--extra-opts: no file given and none of {EXTRA_OPTS_FILES[0]} etc.")
         try:
-            lines = Path(files[0]).read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            why = getattr(exc, "strerror", None) or "not a UTF-8 text file"
-            raise UsageError(f"cannot read --extra-opts file {files[0]}: {why}") from None
+            lines = configfile.read(files[0], "--extra-opts file").splitlines()
+        except configfile.ConfigFileError as exc:
+            raise UsageError(str(exc)) from None
         current, found = None, False
         for line in (raw.strip() for raw in lines):
             if line.startswith("[") and line.endswith("]"):

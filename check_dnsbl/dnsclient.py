@@ -158,20 +158,17 @@ class DnsClient:
         """Replies ignored as malformed or not matching a query."""
         return sum(channel.junk for channel in self.channels)
 
-    async def ask(self, name: str, rdtype: int) -> Outcome:
-        """Ask; for the one-off queries of a run (no task, no cache: a /24 has
-        thousands of them)."""
-        return await self._resolve(name, rdtype)
-
     def query(self, name: str, rdtype: int) -> "asyncio.Task[Outcome]":
         """Ask once per (name, type) per run; callers share the answer."""
         key = (name.lower(), rdtype)
         if key not in self.cache:
-            self.cache[key] = asyncio.ensure_future(self._resolve(name, rdtype))
+            self.cache[key] = asyncio.ensure_future(self.ask(name, rdtype))
         return self.cache[key]
 
-    async def _resolve(self, name: str, rdtype: int) -> Outcome:
-        """Retries go to the next resolver, and an earlier try's late answer
+    async def ask(self, name: str, rdtype: int) -> Outcome:
+        """Ask, uncached: for the one-off queries of a run (a /24 has thousands).
+
+        Retries go to the next resolver, and an earlier try's late answer
         still counts: every try stays registered until the query ends."""
         try:
             question = wire.question(name, rdtype)

@@ -58,7 +58,13 @@ class Changes:
 
 
 def key(target: str, zone: str) -> str:
+    """The state file's key of a (target, zone) pair; ``split_key`` undoes it."""
     return f"{target} {zone}"
+
+
+def split_key(k: str) -> tuple[str, str]:
+    target, zone = k.split(" ", 1)
+    return target, zone
 
 
 def update(state: dict[str, dict[str, dict[str, float]]], reports: tuple[TargetReport, ...],

@@ -9,6 +9,7 @@ import os
 import re
 from pathlib import Path
 
+from check_dnsbl import configfile
 from check_dnsbl.catalog import KEYS
 
 _KEY = re.compile(r"^[A-Za-z0-9]{8,64}$")
@@ -29,10 +30,9 @@ def load_keys(files: dict[str, Path | None]) -> dict[str, str]:
         path = files.get(name)
         if path is not None:
             try:
-                secret = path.read_text(encoding="utf-8").strip()
-            except (OSError, UnicodeDecodeError) as exc:
-                why = getattr(exc, "strerror", None) or "not a text file"
-                raise KeyFileError(f"cannot read --{name}-key-file {path}: {why}") from None
+                secret = configfile.read(path, f"--{name}-key-file").strip()
+            except configfile.ConfigFileError as exc:
+                raise KeyFileError(str(exc)) from None
             where = f"--{name}-key-file {path}"
         elif os.environ.get(env_name(name)):
             secret, where = os.environ[env_name(name)].strip(), env_name(name)

@@ -24,8 +24,10 @@ from check_dnsbl.resolvers import DISCOVERY, Via
 from check_dnsbl.targets import Subject
 
 
-async def _ask(via: Via, query_timeout: float, retries: int, deadline: float) -> tuple[Via, str]:
-    """The address ``via`` reports, or "" with the failure in the second slot."""
+async def _ask(
+    via: Via, query_timeout: float, retries: int, deadline: float
+) -> tuple[Via, str | Failure]:
+    """The address ``via`` reports, or why it reported none."""
     name = DISCOVERY[via.method][0]
     family = ipaddress.ip_address(via.server.host).version
     rdtype = wire.TXT if via.method == "google" else wire.AAAA if family == 6 else wire.A
@@ -35,13 +37,13 @@ async def _ask(via: Via, query_timeout: float, retries: int, deadline: float) ->
     async with client:
         outcome = await client.query(name, rdtype)
     if isinstance(outcome, Failure):
-        return via, f"!{outcome.reason}"
+        return via, outcome
     for record in outcome.records:  # Google adds "edns0-client-subnet ..." when ECS is used
         try:
             return via, str(ipaddress.ip_address(record.strip()))
         except ValueError:
             continue
-    return via, f"!no address in the answer ({outcome.rcode})"
+    return via, Failure(f"no address in the answer ({outcome.rcode})")
 
 
 async def discover(
@@ -53,8 +55,8 @@ async def discover(
     found: dict[str, list[str]] = {}
     failed = []
     for via, answer in answers:
-        if answer.startswith("!"):
-            failed.append(f"{via.method} ({via.server}): {answer[1:]}")
+        if isinstance(answer, Failure):
+            failed.append(f"{via.method} ({via.server}): {answer.reason}")
         else:
             found.setdefault(answer, []).append(via.method)
     if not found:

@@ -7,6 +7,7 @@ are decided by the Contexts.
 """
 
 import asyncio
+import ipaddress
 import time
 from collections.abc import Iterator
 
@@ -14,7 +15,7 @@ import nagiosplugin
 
 from check_dnsbl.catalog import KEYS, DnsblList
 from check_dnsbl.dnsclient import DnsClient
-from check_dnsbl.history import Changes, record
+from check_dnsbl.history import Changes, key, record
 from check_dnsbl.keys import env_name
 from check_dnsbl.querynames import TEST_ENTRIES, domain_query_name, ip_query_name
 from check_dnsbl.settings import Settings
@@ -39,8 +40,6 @@ def query_name(subject: Subject | str, lst: DnsblList) -> str:
     value = subject.value if isinstance(subject, Subject) else subject
     if lst.kind == "domain":
         return domain_query_name(str(value), lst.query_zone)
-    import ipaddress
-
     address = ipaddress.ip_address(value) if isinstance(value, str) else value
     return ip_query_name(address, lst.query_zone)
 
@@ -72,9 +71,7 @@ class Dnsbl(nagiosplugin.Resource):
         reports = self.reports
         if self.settings.state_file is not None:
             self.changes = record(self.settings.state_file, reports, self.settings.lock_deadline)
-            counted = {
-                k for r in reports for v in r.counted for k in [f"{r.target} {v.dnsbl.zone}"]
-            }
+            counted = {key(r.target, v.dnsbl.zone) for r in reports for v in r.counted}
             yield nagiosplugin.Metric("new", len(self.changes.new & counted), min=0, context="new")
             yield nagiosplugin.Metric(
                 "delisted", len(self.changes.delisted), min=0, context="perf"

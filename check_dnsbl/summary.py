@@ -9,19 +9,23 @@ carry it: the delist link must reach the admin with the alert.
 import time
 import unicodedata
 from collections import Counter
+from typing import TYPE_CHECKING
 
 import nagiosplugin
 from nagiosplugin.state import Unknown
 
-from check_dnsbl.history import Changes, key
+from check_dnsbl.history import Changes, key, split_key
 from check_dnsbl.keys import redact
 from check_dnsbl.verdict import Status, TargetReport, Verdict
+
+if TYPE_CHECKING:  # the Summary only reads what the Resource gathered
+    from check_dnsbl.resource import Dnsbl
 
 FIRST_LINE_ITEMS = 5
 #: Nagios reads 8 KB of plugin output by default: the long output is cut to
 #: leave room for the first line and the perfdata, which are never cut.
 LONG_OUTPUT_BYTES = 7000
-FIRST_LINE_BYTES = 1000
+FIRST_LINE_CHARS = 1000
 
 
 def clean_text(text: str, limit: int = 300) -> str:
@@ -112,9 +116,11 @@ class DnsblSummary(nagiosplugin.Summary):
         return [r.metric.value for r in results if r.metric and r.metric.context == "target"]
 
     @staticmethod
-    def _changes(results: nagiosplugin.Results) -> Changes:
-        resource = next((r.resource for r in results if r.resource is not None), None)
-        return getattr(resource, "changes", None) or Changes()
+    def _resource(results: nagiosplugin.Results) -> "Dnsbl | None":
+        return next((r.resource for r in results if r.resource is not None), None)
+
+    def _changes(self, results: nagiosplugin.Results) -> Changes:
+        return getattr(self._resource(results), "changes", None) or Changes()
 
     def ok(self, results: nagiosplugin.Results) -> str:
         return self._first(self._line(self._reports(results), self._changes(results)))
@@ -124,7 +130,7 @@ class DnsblSummary(nagiosplugin.Summary):
 
     def _first(self, line: str) -> str:
         """The first line, redacted, clean and bounded (the rest goes to long output)."""
-        return redact(clean_text(line, FIRST_LINE_BYTES), self.secrets)
+        return redact(clean_text(line, FIRST_LINE_CHARS), self.secrets)
 
     def _problem(self, results: nagiosplugin.Results) -> str:
         worst = results.first_significant
@@ -153,7 +159,7 @@ class DnsblSummary(nagiosplugin.Summary):
             )
             tail = f"; {len(unusable)} unusable: " + _some(named)
         if changes.delisted:
-            gone = [k.split(" ", 1) for k in changes.delisted]
+            gone = [split_key(k) for k in changes.delisted]
             if len(reports) == 1:
                 tail += "; delisted from " + _some([zone for _, zone in gone])
             else:
@@ -188,7 +194,7 @@ class DnsblSummary(nagiosplugin.Summary):
 
     def verbose(self, results: nagiosplugin.Results) -> list[str]:
         reports = self._reports(results)
-        resource = next((r.resource for r in results if r.resource is not None), None)
+        resource = self._resource(results)
         changes = self._changes(results)
         lines: list[str] = list(getattr(resource, "notes", []))
         lines += [line for line in (changes.problem, changes.warning) if line]
@@ -196,11 +202,11 @@ class DnsblSummary(nagiosplugin.Summary):
             lines += [self._listed_line(report, v, changes) for v in report.having(Status.LISTED)]
         lines += self._unusable_lines(reports)
         for k, first in changes.delisted.items():
-            who, zone = k.split(" ", 1)
+            who, zone = split_key(k)
             lines.append(f"{who} delisted from {zone} (listed since {when(first)})")
         if self.verbosity >= 1:
             for k, stamp in changes.earlier.items():
-                who, zone = k.split(" ", 1)
+                who, zone = split_key(k)
                 lines.append(f"{who} delisted from {zone} on {when(stamp)}")
             lines += list(getattr(resource, "details", []))
             for report in reports:
