@@ -83,6 +83,11 @@ class DnsblList:
         if not self.label:
             object.__setattr__(self, "label", self.zone)
 
+    @property
+    def keyed(self) -> bool:
+        """Asked through its keyed zone, whose name holds a secret."""
+        return self.query_zone != self.zone
+
     def with_key(self, secret: str) -> "DnsblList":
         """This list queried through its keyed zone (e.g. Spamhaus DQS)."""
         return replace(
@@ -217,9 +222,15 @@ def parse_lists(text: str, source: str, default: bool = False) -> tuple[DnsblLis
     entries = data.get("list")
     if not isinstance(entries, list) or not entries:
         raise CatalogError(f"{source}: no [[list]] entries")
-    return tuple(
-        _parse_list(entry, f"{source}: list #{i}", default) for i, entry in enumerate(entries, 1)
-    )
+    lists: dict[str, tuple[int, DnsblList]] = {}
+    for i, entry in enumerate(entries, 1):
+        lst = _parse_list(entry, f"{source}: list #{i}", default)
+        if lst.zone in lists:  # one zone in two spellings: which one meant what?
+            raise CatalogError(
+                f"{source}: list #{i}: {lst.zone} is defined already in list #{lists[lst.zone][0]}"
+            )
+        lists[lst.zone] = (i, lst)
+    return tuple(lst for _, lst in lists.values())
 
 
 @dataclass(frozen=True)

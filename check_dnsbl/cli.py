@@ -26,16 +26,19 @@ def _process_start() -> float:
 STARTED = _process_start()
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
+import ipaddress  # noqa: E402
 import math  # noqa: E402
 import os  # noqa: E402
+import signal  # noqa: E402
 import sys  # noqa: E402
-from collections.abc import Callable, Sequence  # noqa: E402
+from collections.abc import Callable, Iterable, Sequence  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import NoReturn  # noqa: E402
 
 from check_dnsbl import __version__, configfile  # noqa: E402
 from check_dnsbl.catalog import Catalog, CatalogError, DnsblList, normalize_zone, parse_lists  # noqa: E402
-from check_dnsbl.keys import KeyFileError, load_keys, redact  # noqa: E402
+from check_dnsbl.keys import KeyFileError, load_keys, redact, unkeyed  # noqa: E402
 from check_dnsbl.resolvers import (  # noqa: E402
     default_vias,
     parse_resolver,
@@ -167,8 +170,8 @@ def build_parser() -> _Parser:
         type=_count(1),
         default=256,
         metavar="N",
-        help=f"most addresses one network may expand to (default 256, at most "
-        f"{HARD_MAX_ADDRESSES})",
+        help=f"most addresses one run checks, networks, host names and MX hosts together "
+        f"(default 256, at most {HARD_MAX_ADDRESSES}); addresses past it are named as not checked",
     )
     a(
         "-s",
@@ -328,10 +331,25 @@ def _targets(args: argparse.Namespace) -> tuple[Target, ...]:
     targets += [parse_domain(d) for d in args.domains]
     if not targets:
         raise UsageError("nothing to check: give -H ADDRESS, --mx DOMAIN or -d DOMAIN")
-    return tuple(dict.fromkeys(targets))
+    unique = tuple(dict.fromkeys(targets))
+    # one cap for the whole run; names and MX hosts are cut at run time, and said so
+    given = sum(1 for t in unique if isinstance(t, ipaddress.IPv4Address | ipaddress.IPv6Address))
+    if given > args.max_addresses:
+        raise UsageError(
+            f"-H gives {given} addresses in all; the limit is {args.max_addresses} "
+            f"(--max-addresses, at most {HARD_MAX_ADDRESSES})"
+        )
+    return unique
 
 
-def _lists(args: argparse.Namespace, targets: tuple[Target, ...]) -> tuple[DnsblList, ...]:
+def _lists(
+    args: argparse.Namespace, targets: tuple[Target, ...], keys: dict[str, str]
+) -> tuple[tuple[DnsblList, ...], tuple[str, ...]]:
+    """The lists to ask, keyed where a key is known, and every key in play.
+
+    A zone may carry a key itself (``-s <key>.zen.dq.spamhaus.net``): it is
+    then that list, asked with that key, and the key is a secret like one
+    from a key file. One zone named twice, in any spelling, is asked once."""
     extra: tuple[DnsblList, ...] = ()
     if args.lists_file:
         try:
@@ -343,19 +361,29 @@ def _lists(args: argparse.Namespace, targets: tuple[Target, ...]) -> tuple[Dnsbl
     kinds = {"domain" if isinstance(t, Domain) else "ip" for t in targets}
     if args.zones:
         try:
-            lists = tuple(catalog.get(normalize_zone(z)) for z in dict.fromkeys(args.zones))
+            zones = dict.fromkeys(normalize_zone(z) for z in args.zones)  # GOOD.TEST. = good.test
         except ValueError as exc:
             raise UsageError(str(exc)) from None
+        named = tuple(catalog.get(zone) for zone in zones)
     elif extra:
-        lists = tuple(lst for lst in extra if lst.default)
+        named = tuple(lst for lst in extra if lst.default)
     else:
-        lists = tuple(
+        named = tuple(
             lst for kind in ("ip", "domain") if kind in kinds for lst in catalog.defaults(kind)
         )
+    found = [unkeyed(lst, catalog.lists.values()) for lst in named]
+    keys = {**{lst.key: secret for lst, secret in found if secret}, **keys}
+    chosen: dict[str, DnsblList] = {}
+    for lst, _ in found:
+        keyed = lst.with_key(keys[lst.key]) if lst.key in keys and not lst.keyed else lst
+        if keyed.zone not in chosen or keyed.keyed:  # the keyed way beats the public one
+            chosen[keyed.zone] = keyed
+    lists = tuple(chosen.values())
     for kind, what in (("ip", "addresses"), ("domain", "domains (-d)")):
         if kind in kinds and not any(lst.kind == kind for lst in lists):
             raise UsageError(f"no list of kind {kind!r} to ask about {what}: add one with -s")
-    return lists
+    secrets = {*keys.values(), *(secret for _, secret in found if secret)}
+    return lists, tuple(sorted(secrets))
 
 
 #: Where Monitoring Plugins look for --extra-opts files without @file.
@@ -370,10 +398,13 @@ EXTRA_OPTS_FILES = (
 )
 
 
-def expand_extra_opts(argv: Sequence[str], prog: str) -> list[str]:
+def expand_extra_opts(argv: Sequence[str], prog: str, known: Iterable[str]) -> list[str]:
     """Monitoring Plugins' ``--extra-opts=[section][@file]``: each ``key=value``
     line of the ini section becomes ``--key=value``, so Debian's Nagios
-    ``check_rbl`` command and its check_rbl.ini ([rbl] server=...) work as is."""
+    ``check_rbl`` command and its check_rbl.ini ([rbl] server=...) work as is.
+    A line that is no option of ours is refused without echoing it: it may
+    hold a key (``dqs-key=...``)."""
+    options = set(known)
     out: list[str] = []
     for arg in argv:
         if arg != "--extra-opts" and not arg.startswith("--extra-opts="):
@@ -389,23 +420,41 @@ def expand_extra_opts(argv: Sequence[str], prog: str) -> list[str]:
         except configfile.ConfigFileError as exc:
             raise UsageError(str(exc)) from None
         current, found = None, False
-        for line in (raw.strip() for raw in lines):
+        for number, line in enumerate((raw.strip() for raw in lines), 1):
             if line.startswith("[") and line.endswith("]"):
                 current = line[1:-1].strip()
                 found = found or current == section
             elif current == section and line and line[0] not in "#;":
                 key, _, value = line.partition("=")
+                if f"--{key.strip()}" not in options:
+                    raise UsageError(
+                        f"--extra-opts: line {number} of {files[0]} is not an option of "
+                        f"{prog} (not shown: it may hold a secret)"
+                    )
                 out.append(f"--{key.strip()}={value.strip()}" if _ else f"--{key.strip()}")
         if not found:
             raise UsageError(f"--extra-opts: no section [{section}] in {files[0]}")
     return out
 
 
+def _unrecognized(extras: list[str]) -> str:
+    """What argparse did not know, by option name only: a value may be a key."""
+    names = [arg.split("=", 1)[0] for arg in extras if arg.startswith("-")]
+    if names:
+        return "unrecognized arguments: " + " ".join(dict.fromkeys(names))
+    return "unexpected argument (not shown): give what to check with -H, --mx or -d"
+
+
 def parse(argv: Sequence[str]) -> Settings:
     """Validated Settings; UsageError with a one-line message otherwise."""
     prog = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
     prog = "check_dnsbl" if prog in ("", "__main__.py", "-c") else prog
-    args = build_parser().parse_args(expand_extra_opts(argv, prog))
+    parser = build_parser()
+    args, extras = parser.parse_known_args(
+        expand_extra_opts(argv, prog, parser._option_string_actions)
+    )
+    if extras:
+        raise UsageError(_unrecognized(extras))
     if args.critical < args.warning:
         raise UsageError("-c must not be lower than -w")
     if args.new_listings_only and args.no_state:
@@ -417,9 +466,7 @@ def parse(argv: Sequence[str]) -> Settings:
         keys = load_keys({"dqs": args.dqs_key_file, "abusix": args.abusix_key_file})
     except (ValueError, KeyFileError) as exc:
         raise UsageError(str(exc)) from None
-    lists = tuple(
-        lst.with_key(keys[lst.key]) if lst.key in keys else lst for lst in _lists(args, targets)
-    )
+    lists, secrets = _lists(args, targets, keys)
     return Settings(
         targets=targets,
         lists=lists,
@@ -433,10 +480,11 @@ def parse(argv: Sequence[str]) -> Settings:
         retries=args.retries,
         workers=args.workers,
         max_qps=args.max_qps,
+        max_addresses=args.max_addresses,
         verbosity=min(args.verbose, 3),
         started=STARTED,
         outbound_via=vias,
-        secrets=tuple(keys.values()),
+        secrets=secrets,
         state_file=None if args.no_state else args.state_file or _default_state(targets, lists),
         new_listing_state=args.new_listing_state or ("warning" if args.new_listings_only else ""),
         new_listings_only=args.new_listings_only,
@@ -468,18 +516,39 @@ def show_lists() -> str:
     )
 
 
-def _exit(state: int, line: str) -> NoReturn:
+def _write(text: str) -> None:
+    """Put ``text`` on stdout. When stdout cannot take it (a full disk, a
+    closed pipe, no stdout at all) nothing else can be said: exit 3, with
+    stdout pointed at /dev/null so that Python's own flush at exit stays quiet."""
     try:
-        print(line, flush=True)
-    except BrokenPipeError:  # e.g. `check_dnsbl --show-lists | head`
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        out = sys.stdout
+        if hasattr(out, "buffer"):
+            out.buffer.write(text.encode("utf-8", "replace"))
+            out.buffer.flush()
+        else:  # a test's redirect_stdout
+            out.write(text)
+            out.flush()
+    except (OSError, ValueError, AttributeError):
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+        raise SystemExit(3) from None
+
+
+def _exit(state: int, line: str) -> NoReturn:
+    _write(line + "\n")
     sys.exit(state)
+
+
+class _Backstop(Exception):
+    """The run outlived its -t budget (the Resource should never let it)."""
+
+
+def _alarm(signum: int, frame: object) -> NoReturn:
+    raise _Backstop("plugin timed out")
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     """Run the check; always exits 0-3 with the result on stdout only."""
-    if hasattr(sys.stdout, "reconfigure"):
-        sys.stdout.reconfigure(errors="replace")
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         parser = build_parser()
@@ -504,7 +573,13 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
 
 
 def run(settings: Settings) -> NoReturn:
-    """Build the Check from Settings and hand it to nagiosplugin's Runtime."""
+    """Build the Check from Settings, run it, and print what it found.
+
+    nagiosplugin's stages run as usual (Resource -> Contexts -> Summary); the
+    output is laid out here instead of by its Runtime, so that it fits
+    Nagios's 8 KB in bytes, perfdata included, and a stdout that cannot be
+    written ends as exit 3 rather than a traceback. The alarm is a backstop
+    only: the Resource ends its own work before settings.deadline."""
     try:
         import nagiosplugin
 
@@ -513,32 +588,35 @@ def run(settings: Settings) -> NoReturn:
             NewListingContext,
             PerfContext,
             TargetContext,
+            UncheckedContext,
         )
         from check_dnsbl.resource import Dnsbl
-        from check_dnsbl.summary import DnsblSummary
+        from check_dnsbl.summary import DnsblSummary, render
 
+        only_new = settings.new_listings_only
         check = nagiosplugin.Check(
             Dnsbl(settings),
-            TargetContext(settings.warning, settings.critical, not settings.new_listings_only),
+            TargetContext(settings.warning, settings.critical, not only_new),
             ErrorsContext(
-                0 if settings.new_listings_only else settings.errors_warning,
-                0 if settings.new_listings_only else settings.errors_critical,
+                0 if only_new else settings.errors_warning,
+                0 if only_new else settings.errors_critical,
             ),
+            UncheckedContext(not only_new),
             # with --new-listings-only the -w/-c counts do not apply: no ranges then
-            PerfContext(
-                "listed",
-                *(0, 0) if settings.new_listings_only else (settings.warning, settings.critical),
-            ),
+            PerfContext("listed", *(0, 0) if only_new else (settings.warning, settings.critical)),
             PerfContext("perf"),
             NewListingContext(settings.new_listing_state),
             DnsblSummary(settings.verbosity, settings.secrets),
         )
-        # nagiosplugin prints long output only at verbose >= 1; ours is always
-        # wanted, so its levels are shifted by one. The alarm is a backstop
-        # only: the Resource ends its own work before settings.deadline.
-        check.main(verbose=1 + min(settings.verbosity, 2), timeout=math.ceil(settings.timeout) + 1)
-    except SystemExit:
-        raise
-    except Exception as exc:  # nagiosplugin.Timeout included: one line, no traceback
-        _exit(3, redact(f"{PREFIX} UNKNOWN - {type(exc).__name__}: {exc}", settings.secrets))
-    raise AssertionError("nagiosplugin returned without exiting")
+        signal.signal(signal.SIGALRM, _alarm)
+        signal.alarm(math.ceil(settings.timeout) + 1)
+        check()
+        signal.alarm(0)
+        text = render(check, settings.secrets)
+    except _Backstop:
+        _exit(3, f"{PREFIX} UNKNOWN - plugin timed out: past -t {settings.timeout:g}")
+    except Exception as exc:  # a bug must still give one line, never a traceback
+        why = one_line(f"{type(exc).__name__}: {exc}")
+        _exit(3, redact(f"{PREFIX} UNKNOWN - internal error: {why}", settings.secrets))
+    _write(text)
+    sys.exit(check.exitcode)

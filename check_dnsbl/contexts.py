@@ -67,6 +67,27 @@ class ErrorsContext(nagiosplugin.Context):
         )
 
 
+class UncheckedContext(nagiosplugin.Context):
+    """Names that did not resolve and addresses past --max-addresses: part of
+    what the admin asked for was not checked, so WARNING (the other targets
+    keep their verdicts; when nothing at all was checked, ErrorsContext says
+    UNKNOWN)."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        super().__init__("unchecked")
+        self.enabled = enabled
+
+    def evaluate(self, metric: nagiosplugin.Metric, resource: object) -> nagiosplugin.Result:
+        return self.result_cls(Warn if metric.value and self.enabled else Ok, metric=metric)
+
+    def performance(
+        self, metric: nagiosplugin.Metric, resource: object
+    ) -> nagiosplugin.Performance:
+        return nagiosplugin.Performance(
+            "unchecked", metric.value, "", count_range(1 if self.enabled else 0), "", 0
+        )
+
+
 class PerfContext(nagiosplugin.Context):
     """Perfdata only; never changes the state. The thresholds shown are the
     -w/-c counts as Nagios ranges, so graphs can draw them."""

@@ -40,6 +40,8 @@ class Failure:
 
 
 Outcome = Reply | Failure
+#: How the reason of a query that was never sent begins.
+NOT_ASKED = "not asked before the deadline (-t)"
 Pending = asyncio.Future[wire.Parsed]
 
 
@@ -122,6 +124,7 @@ class DnsClient:
         max_qps: float = 0,
     ) -> None:
         self.resolvers = resolvers
+        self.max_qps = max_qps
         self.interval = 1 / max_qps if max_qps else 0.0
         self.next_send = 0.0
         self.query_timeout = query_timeout
@@ -179,14 +182,11 @@ class DnsClient:
         async with self.slots:
             try:
                 for attempt in range(self.retries + 1):
-                    if all(channel.refused for channel in self.channels):
-                        reason = self.channels[0].refused
+                    slot = await self._slot(attempt, tries)
+                    if not isinstance(slot, tuple):
+                        reason = slot or reason
                         break
-                    channel = self.channels[attempt % len(self.channels)]
-                    await self._pace()
-                    wait = min(self.query_timeout, self.deadline - time.monotonic())
-                    if wait <= 0:
-                        break
+                    channel, wait = slot
                     try:
                         qid, future = channel.send(question, rdtype)
                     except ConnectionRefusedError as exc:
@@ -226,13 +226,27 @@ class DnsClient:
             reason += f" ({self.junk} malformed or mismatched replies ignored)"
         return Failure(reason)
 
-    async def _pace(self) -> None:
-        """--max-qps: space the sends out, politely."""
+    async def _slot(self, attempt: int, tries: int) -> tuple[_Channel, float] | str:
+        """The channel and the wait for this try, once --max-qps lets it go;
+        else why no try can be made ("" when the deadline has come)."""
+        if all(channel.refused for channel in self.channels):
+            return self.channels[0].refused
+        if not await self._pace():
+            return "" if tries else f"{NOT_ASKED}: --max-qps {self.max_qps:g} leaves no time"
+        wait = min(self.query_timeout, self.deadline - time.monotonic())
+        return (self.channels[attempt % len(self.channels)], wait) if wait > 0 else ""
+
+    async def _pace(self) -> bool:
+        """--max-qps: space the sends out, politely. False when this send's
+        turn would come after the deadline: pacing gives way to the deadline."""
         if self.interval:
             now = time.monotonic()
             send_at = max(now, self.next_send)
+            if send_at >= self.deadline:
+                return False
             self.next_send = send_at + self.interval
             await asyncio.sleep(send_at - now)
+        return True
 
     @staticmethod
     async def _first_reply(futures: list[Pending], wait: float) -> Pending | str:

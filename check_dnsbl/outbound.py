@@ -16,12 +16,10 @@ address found is checked. The servers are configurable (--outbound-via).
 import asyncio
 import ipaddress
 
-import nagiosplugin
-
 from check_dnsbl import wire
 from check_dnsbl.dnsclient import DnsClient, Failure
 from check_dnsbl.resolvers import DISCOVERY, Via
-from check_dnsbl.targets import Subject
+from check_dnsbl.targets import Subject, Unchecked
 
 
 async def _ask(
@@ -48,9 +46,10 @@ async def _ask(
 
 async def discover(
     vias: tuple[Via, ...], query_timeout: float, retries: int, deadline: float
-) -> tuple[list[Subject], list[str], list[str]]:
-    """Discovered addresses (as Subjects), notes for the long output, and
-    failed asks (shown at -v: an IPv4-only host always fails over IPv6)."""
+) -> tuple[list[Subject] | Unchecked, list[str], list[str]]:
+    """Discovered addresses (as Subjects; Unchecked when none was found),
+    notes for the long output, and failed asks (shown at -v: an IPv4-only
+    host always fails over IPv6)."""
     answers = await asyncio.gather(*(_ask(v, query_timeout, retries, deadline) for v in vias))
     found: dict[str, list[str]] = {}
     failed = []
@@ -60,7 +59,7 @@ async def discover(
         else:
             found.setdefault(answer, []).append(via.method)
     if not found:
-        raise nagiosplugin.CheckError("outbound discovery failed: " + "; ".join(failed))
+        return Unchecked("outbound", "outbound discovery failed: " + "; ".join(failed)), [], []
     notes: list[str] = []
     subjects = []
     for family in (4, 6):

@@ -15,6 +15,31 @@ TEST_ENTRIES: dict[int, tuple[IPAddress, IPAddress]] = {
 }
 
 
+#: Prefixes whose addresses embed an IPv4 address, written in mixed notation
+#: (RFC 5952 §5): IPv4-mapped (RFC 4291) and NAT64's well-known prefix (RFC 6052).
+_EMBEDDING = {
+    ipaddress.IPv6Network("::ffff:0:0/96"): "::ffff:",
+    ipaddress.IPv6Network("64:ff9b::/96"): "64:ff9b::",
+}
+
+
+def canonical(address: IPAddress) -> IPAddress:
+    """The address a list judges: an IPv4-mapped IPv6 address is its IPv4 address."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def show(address: IPAddress) -> str:
+    """An address as an admin writes it (RFC 5952): ``2001:db8::25``, and
+    ``::ffff:127.0.0.2`` rather than Python 3.11's ``::ffff:7f00:2``."""
+    if isinstance(address, ipaddress.IPv6Address):
+        for prefix, text in _EMBEDDING.items():
+            if address in prefix:
+                return text + str(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return str(address)
+
+
 def reversed_labels(address: IPAddress) -> str:
     """Reversed octets (IPv4) or 32 reversed nibbles (IPv6), dot-separated."""
     if address.version == 4:

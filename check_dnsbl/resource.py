@@ -14,12 +14,12 @@ from collections.abc import Iterator
 import nagiosplugin
 
 from check_dnsbl.catalog import KEYS, DnsblList
-from check_dnsbl.dnsclient import DnsClient
+from check_dnsbl.dnsclient import NOT_ASKED, DnsClient
 from check_dnsbl.history import Changes, key, record
 from check_dnsbl.keys import env_name
-from check_dnsbl.querynames import TEST_ENTRIES, domain_query_name, ip_query_name
+from check_dnsbl.querynames import TEST_ENTRIES, domain_query_name, ip_query_name, show
 from check_dnsbl.settings import Settings
-from check_dnsbl.targets import Outbound, Subject, subjects
+from check_dnsbl.targets import Domain, Outbound, Subject, Unchecked, subjects
 from check_dnsbl.verdict import Status, TargetReport, Verdict, classify, self_tested, with_txt
 from check_dnsbl.wire import TXT, A
 
@@ -32,7 +32,7 @@ def test_entries(lst: DnsblList, family: str) -> tuple[str, str]:
     if family == "domain":
         return lst.test_listed, lst.test_unlisted
     listed, unlisted = TEST_ENTRIES[int(family)]
-    return str(listed), str(unlisted)
+    return show(listed), show(unlisted)
 
 
 def query_name(subject: Subject | str, lst: DnsblList) -> str:
@@ -54,6 +54,8 @@ class Dnsbl(nagiosplugin.Resource):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.reports: tuple[TargetReport, ...] = ()
+        #: What the command line names that yielded nothing to check.
+        self.unchecked: list[Unchecked] = []
         self.notes: list[str] = []
         self.details: list[str] = []
         self.queries = 0
@@ -89,6 +91,10 @@ class Dnsbl(nagiosplugin.Resource):
             context="listed",
         )
         yield nagiosplugin.Metric("lists", len(lists), min=0, context="perf")
+        if any(not isinstance(t, ipaddress.IPv4Address | ipaddress.IPv6Address | Domain)
+               for t in self.settings.targets):  # fmt: skip
+            # names can fail to resolve: a stable series for every run that has them
+            yield nagiosplugin.Metric("unchecked", len(self.unchecked), min=0, context="unchecked")
         if len(reports) > 1:
             for kind, noun in (("ip", "addresses"), ("domain", "domains")):
                 mine = [r for r in reports if r.kind == kind]
@@ -103,7 +109,7 @@ class Dnsbl(nagiosplugin.Resource):
 
     async def _gather(self) -> tuple[TargetReport, ...]:
         s = self.settings
-        outbound: list[Subject] = []
+        outbound: list[Subject] | Unchecked = []
         if any(isinstance(t, Outbound) for t in s.targets):
             from check_dnsbl.outbound import discover
 
@@ -119,9 +125,9 @@ class Dnsbl(nagiosplugin.Resource):
             max_qps=s.max_qps,
         )
         async with client:
-            found = await subjects(client, s.targets, outbound)
+            found, self.unchecked = await subjects(client, s.targets, outbound, s.max_addresses)
             tests = {
-                (lst.zone, family): asyncio.ensure_future(self._self_test(client, lst, family))
+                (lst.zone, family): self._self_test(client, lst, family)
                 for lst in s.lists
                 for family in {family_of(subject) for subject in found}
                 if self._unasked(lst, family) is None
@@ -131,11 +137,15 @@ class Dnsbl(nagiosplugin.Resource):
             pairs = iter([(i, j) for i, row in enumerate(rows) for j in range(len(row))])
 
             async def worker() -> None:
-                # a pool, not a task per pair: a /24 on 46 lists is 11,776 pairs
+                # a pool, not a task per pair: a /24 on 46 lists is 11,776 pairs;
+                # at the deadline every worker stops taking pairs at once
                 for i, j in pairs:
+                    if time.monotonic() >= s.deadline:
+                        return
                     results[i][j] = await self._check(client, found[i], rows[i][j], tests)
 
             await asyncio.gather(*(worker() for _ in range(min(s.workers, sum(map(len, rows))))))
+            self._not_asked(found, rows, results)
             await asyncio.gather(*tests.values())
             for (zone, family), task in tests.items():
                 entries = test_entries(task.result()[0].dnsbl, family)
@@ -148,10 +158,45 @@ class Dnsbl(nagiosplugin.Resource):
             self.queries, self.junk = client.sent, client.junk
         return tuple(
             TargetReport(
-                str(subject.value), subject.origin, subject.kind, tuple(v for v in verdicts if v)
+                subject.value if isinstance(subject.value, str) else show(subject.value),
+                subject.origin,
+                subject.kind,
+                tuple(v for v in verdicts if v),
             )
             for subject, verdicts in zip(found, results, strict=True)
         )
+
+    def _not_asked(
+        self,
+        found: list[Subject],
+        rows: list[list[DnsblList]],
+        results: list[list[Verdict | None]],
+    ) -> None:
+        """Fill in the pairs the deadline left unasked (one shared verdict per
+        list and family, so this stays cheap for 400,000 pairs), and count them
+        with those --max-qps could not send in time: every asked pair keeps its
+        verdict."""
+        s = self.settings
+        reason = f"{NOT_ASKED}: -t {s.timeout:g} ran out first"
+        fills: dict[tuple[str, str], Verdict] = {}
+        late = 0
+        for subject, row, verdicts in zip(found, rows, results, strict=True):
+            family = family_of(subject)
+            for j, lst in enumerate(row):
+                verdict = verdicts[j]
+                if verdict is None:
+                    if (lst.zone, family) not in fills:
+                        fills[lst.zone, family] = self._unasked(lst, family) or Verdict(
+                            lst, Status.UNUSABLE, reason=reason
+                        )
+                    verdict = verdicts[j] = fills[lst.zone, family]
+                late += verdict.reason.startswith(NOT_ASKED)
+        if late:
+            why = f"; --max-qps {s.max_qps:g} paces the queries" if s.max_qps else ""
+            self.notes.append(
+                f"{late} of {sum(map(len, rows))} (target, list) pairs not asked before the "
+                f"deadline (-t {s.timeout:g}){why}"
+            )
 
     def _lists_for(self, subject: Subject) -> list[DnsblList]:
         """IP lists are never asked about a domain, nor domain lists about an address."""
@@ -165,21 +210,27 @@ class Dnsbl(nagiosplugin.Resource):
             return Verdict(lst, Status.NOT_APPLICABLE, reason=f"a {lst.kind} list")
         if lst.dead:
             return Verdict(lst, Status.UNUSABLE, reason=f"dead list: {lst.dead}; remove it")
-        if lst.key_required and lst.query_zone == lst.zone:
+        if lst.key_required and not lst.keyed:
             why = f"needs a key: {KEYS[lst.key]} (--{lst.key}-key-file or {env_name(lst.key)})"
             return Verdict(lst, Status.UNUSABLE, reason=why)
         if family == "6" and lst.ipv6 is False:
             return Verdict(lst, Status.NOT_APPLICABLE, reason="list has no IPv6 data")
         return None
 
-    async def _self_test(
-        self, client: DnsClient, lst: DnsblList, family: str
-    ) -> tuple[Verdict, Verdict]:
+    @staticmethod
+    def _self_test(client: DnsClient, lst: DnsblList, family: str) -> SelfTest:
+        """The list's verdicts on its test entries. Both queries are sent now,
+        before any real query, so that --max-qps never starves them."""
         listed, unlisted = test_entries(lst, family)
-        positive, negative = await asyncio.gather(
+        asked = asyncio.gather(
             client.query(query_name(listed, lst), A), client.query(query_name(unlisted, lst), A)
         )
-        return classify(lst, positive), classify(lst, negative)
+
+        async def judged() -> tuple[Verdict, Verdict]:
+            positive, negative = await asked
+            return classify(lst, positive), classify(lst, negative)
+
+        return asyncio.ensure_future(judged())
 
     async def _check(
         self,

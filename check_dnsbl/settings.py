@@ -27,6 +27,8 @@ class Settings:
     retries: int = 1
     workers: int = 128
     max_qps: float = 0.0
+    #: The most addresses one run checks, -H networks, names and MX hosts together.
+    max_addresses: int = 256
     verbosity: int = 0
     started: float = 0.0
     outbound_via: tuple[Via, ...] = ()

@@ -9,6 +9,8 @@ carry it: the delist link must reach the admin with the alert.
 import time
 import unicodedata
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from typing import TYPE_CHECKING
 
 import nagiosplugin
@@ -22,35 +24,74 @@ if TYPE_CHECKING:  # the Summary only reads what the Resource gathered
     from check_dnsbl.resource import Dnsbl
 
 FIRST_LINE_ITEMS = 5
-#: Nagios reads 8 KB of plugin output by default: the long output is cut to
-#: leave room for the first line and the perfdata, which are never cut.
-LONG_OUTPUT_BYTES = 7000
-FIRST_LINE_CHARS = 1000
+#: Nagios reads 8 KB of plugin output (MAX_PLUGIN_OUTPUT_LENGTH), in bytes:
+#: the whole output fits, first line and perfdata always, long output as far
+#: as it goes.
+OUTPUT_BYTES = 8192
+FIRST_LINE_BYTES = 1000
+LINE_BYTES = 1000
+TXT_BYTES = 300
 
 
-def clean_text(text: str, limit: int = 300) -> str:
+def clean_text(text: str) -> str:
     """TXT records are arbitrary bytes: drop ``|`` (the perfdata separator),
-    control characters and undecodable bytes, fold whitespace, bound the length."""
+    control characters and undecodable bytes, and fold whitespace."""
     kept = "".join(
         " " if ch.isspace() else ch
         for ch in text
         if ch not in "|\ufffd" and (ch.isspace() or unicodedata.category(ch)[0] != "C")
     )
-    folded = " ".join(kept.split())
-    return folded if len(folded) <= limit else folded[: limit - 3] + "..."
+    return " ".join(kept.split())
 
 
-def bounded(lines: list[str], limit: int = LONG_OUTPUT_BYTES) -> list[str]:
-    """The lines that fit in ``limit`` bytes, and a note of how many did not."""
+def cut(text: str, limit: int) -> str:
+    """``text`` in at most ``limit`` UTF-8 bytes, cut on a character boundary."""
+    data = text.encode()
+    if len(data) <= limit:
+        return text
+    return data[: limit - 3].decode(errors="ignore") + "..."
+
+
+def printable(text: str, secrets: tuple[str, ...], limit: int) -> str:
+    """Clean, then redact, then cut: in this order, so that no control
+    character can split a key past the redaction, and no cut can leave a
+    key's first characters behind."""
+    return cut(redact(clean_text(text), secrets), limit)
+
+
+#: A long-output line, or a function that words it: a line that does not fit
+#: in the output is then never worded (a /20 on 100 lists has 400,000).
+Line = str | Callable[[], str]
+
+
+def fit(lines: Iterable[Line], budget: int, secrets: tuple[str, ...]) -> list[str]:
+    """The long output lines that fit in ``budget`` bytes, and a note of how
+    many did not. Each line is worded and made printable only when reached."""
     kept: list[str] = []
     used = 0
-    for i, line in enumerate(lines):
-        size = len(line.encode()) + 1
-        if used + size > limit - 60:
-            return [*kept, f"... {len(lines) - i} more lines not shown (output limit)"]
-        kept.append(line)
+    rest = iter(lines)
+    for line in rest:
+        text = printable(line if isinstance(line, str) else line(), secrets, LINE_BYTES)
+        if not text:
+            continue
+        size = len(text.encode()) + 1
+        if used + size > budget - 60:
+            more = 1 + sum(1 for _ in rest)
+            return [*kept, f"... {more} more lines not shown (output limit)"]
+        kept.append(text)
         used += size
     return kept
+
+
+def render(check: nagiosplugin.Check, secrets: tuple[str, ...]) -> str:
+    """The plugin's whole output, as nagiosplugin lays it out at -v (first
+    line, long output, ``| perfdata``), within OUTPUT_BYTES."""
+    first = f"{check.name.upper()} {str(check.state).upper()} - "
+    first += printable(check.summary_str, secrets, FIRST_LINE_BYTES - len(first))
+    perfdata = " ".join(check.perfdata)
+    tail = [f"| {perfdata}"] if perfdata else []
+    budget = OUTPUT_BYTES - sum(len(line.encode()) + 1 for line in [first, *tail])
+    return "\n".join([first, *fit(check.verbose_str or (), budget, secrets), *tail]) + "\n"
 
 
 def headline(reason: str) -> str:
@@ -103,9 +144,14 @@ def _noun(reports: list[TargetReport]) -> str:
     return "targets" if len(kinds) > 1 else "domains" if kinds == {"domain"} else "addresses"
 
 
+def _verdict_line(report: TargetReport, v: Verdict) -> str:
+    detail = f" ({v.reason})" if v.reason else ""
+    return f"{v.dnsbl.label}: {report.target} {v.status.value}{detail}"
+
+
 class DnsblSummary(nagiosplugin.Summary):
     """Words the results of a run; ``verbosity`` is the user's -v count.
-    Every line passes through ``redact``: no list key is ever printed."""
+    The text is raw: ``render`` cleans, redacts and bounds every line."""
 
     def __init__(self, verbosity: int = 0, secrets: tuple[str, ...] = ()) -> None:
         self.verbosity = verbosity
@@ -122,29 +168,28 @@ class DnsblSummary(nagiosplugin.Summary):
     def _changes(self, results: nagiosplugin.Results) -> Changes:
         return getattr(self._resource(results), "changes", None) or Changes()
 
+    def _unchecked(self, results: nagiosplugin.Results) -> list[str]:
+        return [u.reason for u in getattr(self._resource(results), "unchecked", [])]
+
     def ok(self, results: nagiosplugin.Results) -> str:
-        return self._first(self._line(self._reports(results), self._changes(results)))
+        return self._line(self._reports(results), self._changes(results), self._unchecked(results))
 
     def problem(self, results: nagiosplugin.Results) -> str:
-        return self._first(self._problem(results))
-
-    def _first(self, line: str) -> str:
-        """The first line, redacted, clean and bounded (the rest goes to long output)."""
-        return redact(clean_text(line, FIRST_LINE_CHARS), self.secrets)
-
-    def _problem(self, results: nagiosplugin.Results) -> str:
         worst = results.first_significant
         if worst.state == Unknown and worst.metric is None:
-            return str(worst.hint)  # CheckError: e.g. a host name that does not resolve
+            return str(worst.hint)  # CheckError
         reports = self._reports(results)
+        unchecked = self._unchecked(results)
         if worst.state == Unknown:
+            if not reports:  # nothing resolved: say why, name by name
+                return "; ".join(unchecked[:FIRST_LINE_ITEMS]) or "nothing to check"
             reasons = Counter(headline(v.reason) for r in reports for v in r.verdicts if v.reason)
             who = _some([r.target for r in reports])
             why = reasons.most_common(1)[0][0] if reasons else "no list to ask"
             return f"no usable answer from any list for {who}: {why}"
-        return self._line(reports, self._changes(results))
+        return self._line(reports, self._changes(results), unchecked)
 
-    def _line(self, reports: list[TargetReport], changes: Changes) -> str:
+    def _line(self, reports: list[TargetReport], changes: Changes, unchecked: list[str]) -> str:
         unusable: dict[str, str] = {}
         for report in reports:
             for v in report.having(Status.UNUSABLE):
@@ -158,6 +203,8 @@ class DnsblSummary(nagiosplugin.Summary):
                 else list(unusable)
             )
             tail = f"; {len(unusable)} unusable: " + _some(named)
+        if unchecked:
+            tail += "; " + _some(unchecked, 3)
         if changes.delisted:
             gone = [split_key(k) for k in changes.delisted]
             if len(reports) == 1:
@@ -183,46 +230,49 @@ class DnsblSummary(nagiosplugin.Summary):
         noun = _noun(reports)
         if not listed:
             lists = _plural(max(r.asked for r in reports), "list")
-            return f"{len(reports)} {noun} not listed on {lists}" + tail
+            judged = sum(1 for r in reports if r.having(Status.CLEAN))
+            of = f"{judged} of {len(reports)}" if judged < len(reports) else str(len(reports))
+            return f"{of} {noun} not listed on {lists}" + tail
         each = [
-            f"{_who(r)} on " + ", ".join(tagged(r, v) for v in r.having(Status.LISTED))
+            f"{_who(r)} on " + _some([tagged(r, v) for v in r.having(Status.LISTED)])
             for r in listed[:FIRST_LINE_ITEMS]
         ]
         if len(listed) > FIRST_LINE_ITEMS:
             each.append(f"and {len(listed) - FIRST_LINE_ITEMS} more")
         return f"{len(listed)} of {len(reports)} {noun} listed: " + "; ".join(each) + tail
 
-    def verbose(self, results: nagiosplugin.Results) -> list[str]:
+    def verbose(self, results: nagiosplugin.Results) -> Iterator[Line]:
+        """The long output, lazily: ``render`` stops reading at its byte bound."""
         reports = self._reports(results)
         resource = self._resource(results)
         changes = self._changes(results)
-        lines: list[str] = list(getattr(resource, "notes", []))
-        lines += [line for line in (changes.problem, changes.warning) if line]
+        yield from getattr(resource, "notes", [])
+        yield from (line for line in (changes.problem, changes.warning) if line)
+        yield from self._unchecked(results)
         for report in reports:
-            lines += [self._listed_line(report, v, changes) for v in report.having(Status.LISTED)]
-        lines += self._unusable_lines(reports)
+            for v in report.having(Status.LISTED):
+                yield partial(self._listed_line, report, v, changes)
+        yield from self._unusable_lines(reports)
         for k, first in changes.delisted.items():
             who, zone = split_key(k)
-            lines.append(f"{who} delisted from {zone} (listed since {when(first)})")
+            yield f"{who} delisted from {zone} (listed since {when(first)})"
         if self.verbosity >= 1:
             for k, stamp in changes.earlier.items():
                 who, zone = split_key(k)
-                lines.append(f"{who} delisted from {zone} on {when(stamp)}")
-            lines += list(getattr(resource, "details", []))
+                yield f"{who} delisted from {zone} on {when(stamp)}"
+            yield from getattr(resource, "details", [])
             for report in reports:
                 for v in report.having(Status.CLEAN, Status.NOT_APPLICABLE):
-                    detail = f" ({v.reason})" if v.reason else ""
-                    lines.append(f"{v.dnsbl.label}: {report.target} {v.status.value}{detail}")
+                    yield partial(_verdict_line, report, v)
         if self.verbosity >= 3 and resource is not None:
             for zone, outcomes in resource.self_tests.items():
-                lines.append(f"self-test {zone}: " + "; ".join(outcomes))
+                yield f"self-test {zone}: " + "; ".join(outcomes)
         if self.verbosity >= 2 and resource is not None and resource.reports:
-            lines.append(
+            yield (
                 f"{resource.queries} queries sent to "
                 + ", ".join(str(r) for r in resource.settings.resolvers)
                 + f"; {resource.junk} malformed or mismatched replies ignored"
             )
-        return bounded([redact(clean_text(line, 1000), self.secrets) for line in lines])
 
     @staticmethod
     def _unusable_lines(reports: list[TargetReport]) -> list[str]:
@@ -244,8 +294,7 @@ class DnsblSummary(nagiosplugin.Summary):
             for (who, reason), labels in grouped.items()
         ]
 
-    @staticmethod
-    def _listed_line(report: TargetReport, v: Verdict, changes: Changes) -> str:
+    def _listed_line(self, report: TargetReport, v: Verdict, changes: Changes) -> str:
         parts = []
         for code in v.codes:
             meaning = v.dnsbl.decode(code)
@@ -261,7 +310,7 @@ class DnsblSummary(nagiosplugin.Summary):
             line += " (informational list)"
         if k in changes.since:
             line += f"; listed since {when(changes.since[k])}"
-        txt = clean_text(v.txt)
+        txt = printable(v.txt, self.secrets, TXT_BYTES)
         if txt:
             line += f'; reason: "{txt}"'
         url = v.dnsbl.lookup_url(report.target)

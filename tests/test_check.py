@@ -239,7 +239,7 @@ def test_ipv6_address_and_a_list_without_ipv6_data(world: DnsWorld) -> None:
     assert r.returncode == 2
     assert r.first_line == (
         "DNSBL CRITICAL - 2001:db8::10 listed on 1 of 3 lists: zen.spamhaus.org (SBL); "
-        "1 unusable: dnsbl.empty.test (self-test failed: IPv6 test entry ::ffff:7f00:2 is not "
+        "1 unusable: dnsbl.empty.test (self-test failed: IPv6 test entry ::ffff:127.0.0.2 is not "
         "listed: no IPv6 data, or refusing us)"
     )
     assert "b.barracudacentral.org: 2001:db8::10 not applicable (list has no IPv6 data)" in (

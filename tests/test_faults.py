@@ -15,6 +15,8 @@ import ast
 import os
 import re
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -39,7 +41,8 @@ T = 4.0  # -t of most runs: every run must end before it
 QT = 0.3  # --query-timeout: faults that time out cost 2 tries of this
 GOOD = FakeZone("good.test", listed={ADDR: ("127.0.0.2",)}, txt={ADDR: (b"listed for spam",)})
 OTHER = FakeZone("other.test")
-MAX_FIRST_LINE = 1024  # characters: the first line is for pagers
+MAX_FIRST_LINE = 1000  # bytes: the first line is for pagers
+BARRACUDA = ("-s", "b.barracudacentral.org")
 
 
 # --------------------------------------------------------------------------
@@ -379,6 +382,7 @@ def test_list_fault(case: ListFault) -> None:
 
 REAL_ZONES = [
     Zone("good.test", ip4=("127.0.0.2 :127.0.0.2:test", f"{ADDR} :127.0.0.2:listed for spam")),
+    Zone("b.barracudacentral.org", ip4=("127.0.0.2", ADDR)),  # IPv4 only, in the catalog
     Zone("other.test", ip4=("127.0.0.2",)),
     Zone("wild.test", ip4trie=("0.0.0.0/0 :127.0.0.2:everything is listed",)),
     Zone("dead.test", behaviour="drop"),  # its authoritative server never answers
@@ -392,7 +396,7 @@ REAL_ZONES = [
 def world() -> Iterator[DnsWorld]:
     require_tool("rbldnsd")
     require_tool("unbound")
-    with DnsWorld(REAL_ZONES) as w:
+    with DnsWorld(REAL_ZONES, hosts=REAL_HOSTS) as w:
         yield w
 
 
@@ -517,6 +521,298 @@ def test_500_lists_no_reply_lost_on_loopback(scale_clean: ScaleRun) -> None:
 
 
 # --------------------------------------------------------------------------
+# Issue 10 B, C, E: a result before -t with every verdict that arrived; one
+# bad part never costs the other verdicts; output within Nagios's 8 KB
+
+
+def test_max_qps_gives_way_to_the_deadline() -> None:
+    """--max-qps 1 cannot ask 16 addresses in -t 5: what was asked keeps its
+    verdict, the rest is counted as not asked with the reason, the rate holds."""
+    with FaultResolver([GOOD]) as res:
+        r = plugin(
+            res.address, "-H", ADDR, "-H", "192.0.2.96/28", "-s", "good.test",
+            "--max-qps", "1", t=5, qt=1,
+        )  # fmt: skip
+        sent = res.udp_queries
+    assert (r.returncode, r.first_line) == (
+        1,
+        f"DNSBL WARNING - 1 of 16 addresses listed: {ADDR} on good.test (127.0.0.2); "
+        "1 unusable: good.test (not asked before the deadline)",
+    )
+    note = re.fullmatch(
+        r"(\d+) of 16 \(target, list\) pairs not asked before the deadline \(-t 5\); "
+        r"--max-qps 1 paces the queries",
+        r.long_output[0],
+    )
+    assert note and 12 <= int(note[1]) <= 14, r.stdout  # 2 or 3 asked after the self-test
+    assert "not asked before the deadline (-t): --max-qps 1 leaves no time" in r.stdout
+    assert sent <= 5  # one query a second within a budget of 4.5 s
+    assert r.value("errors") == "1"
+
+
+BIG_LISTS = 60
+BIG_ZONES = [
+    Zone(f"l{i:02d}.big.test", ip4=("127.0.0.2 :127.0.0.2:test", "198.18.0.0/20 :127.0.0.2:all"))
+    for i in range(BIG_LISTS)
+]
+
+
+@pytest.fixture(scope="module")
+def big_world() -> Iterator[DnsWorld]:
+    require_tool("rbldnsd")
+    require_tool("unbound")
+    domain = Zone("dbl.spamhaus.org", generic=("dbltest.com A 127.0.1.2",))
+    with DnsWorld([*BIG_ZONES, domain]) as w:
+        yield w
+
+
+def test_a_big_run_stops_at_the_deadline_with_every_verdict(big_world: DnsWorld) -> None:
+    """4096 addresses on 60 lists (245,760 pairs, every one listed) cannot all
+    be asked in -t 6: the run still ends inside -t, CRITICAL with what it got,
+    counts what it could not ask, and its output fits Nagios's 8 KB."""
+    lists = [arg for z in BIG_ZONES for arg in ("-s", z.name)]
+    r = plugin(big_world.resolver, "-H", "198.18.0.0/20", "--max-addresses", "4096", *lists, t=6)
+    assert r.returncode == 2
+    assert re.match(
+        r"DNSBL CRITICAL - \d+ of 4096 addresses listed: 198\.18\.0\.0 on ", r.first_line
+    )
+    note = re.fullmatch(
+        r"(\d+) of 245760 \(target, list\) pairs not asked before the deadline \(-t 6\)",
+        r.long_output[0],
+    )
+    assert note, r.long_output[0]
+    assert int(r.value("listed")) + int(note[1]) <= 245760
+    assert (r.value("addresses"), r.value("lists")) == ("4096", str(BIG_LISTS))
+    assert len(r.stdout.encode()) <= MAX_OUTPUT
+
+
+def test_output_fits_8_kb_at_vvv_with_a_domain_too(big_world: DnsWorld) -> None:
+    """A /20 on 30 lists plus -d, at -vvv: 8,193 bytes before; the bound is in
+    bytes and holds the perfdata."""
+    lists = [arg for z in BIG_ZONES[:30] for arg in ("-s", z.name)]
+    r = plugin(
+        big_world.resolver, "-H", "198.18.0.0/20", "--max-addresses", "4096", *lists,
+        "-s", "dbl.spamhaus.org", "-d", "example.com", "-vvv", t=6,
+    )  # fmt: skip
+    assert r.returncode == 2
+    assert len(r.stdout.encode()) <= MAX_OUTPUT
+    assert r.lines[-1].startswith("| ") and "domains=1;" in r.lines[-1]
+    assert re.fullmatch(r"\.\.\. \d+ more lines not shown \(output limit\)", r.lines[-2])
+
+
+def test_output_fits_8_kb_in_bytes_with_cjk_tags(tmp_path: Path) -> None:
+    """Tags and meanings of three bytes a character: the first line and the
+    whole output are bounded in bytes, and the perfdata stays inside."""
+    count = 60
+    lists = tmp_path / "lists.toml"
+    lists.write_text(
+        "".join(
+            f'[[list]]\nzone = "c{i:02d}.cjk.test"\n[list.codes]\n'
+            f'"127.0.0.2" = ["{"漢字" * 100}", "{"意味" * 200}"]\n'
+            for i in range(count)
+        ),
+        encoding="utf-8",
+    )
+    listing = [FakeZone(f"c{i:02d}.cjk.test", listed={ADDR: ("127.0.0.2",)}) for i in range(count)]
+    with FaultResolver(listing) as res:
+        r = plugin(res.address, "-H", ADDR, "--lists-file", str(lists), t=8, qt=2)
+    assert r.returncode == 2
+    assert len(r.stdout.encode()) <= MAX_OUTPUT, len(r.stdout.encode())
+    assert len(r.first_line.encode()) <= MAX_FIRST_LINE
+    assert r.lines[-1].startswith("| ") and f"listed={count};" in r.lines[-1]
+
+
+def test_the_address_cap_covers_every_target_together() -> None:
+    """Networks are counted together before anything is sent (16 times /20 was
+    65,536 addresses when the cap applied per network)."""
+    nets = [arg for i in range(16) for arg in ("-H", f"10.{i}.0.0/20")]
+    r = check_dnsbl(*nets, "--max-addresses", "4096")
+    assert (r.returncode, r.first_line) == (
+        3,
+        "DNSBL UNKNOWN - -H gives 65536 addresses in all; the limit is 4096 "
+        "(--max-addresses, at most 4096) (see --help)",
+    )
+
+
+REAL_HOSTS = {
+    "split.test": ("MX 10 a.split.test.", "MX 20 b.split.test."),  # b does not resolve
+    "a.split.test": (f"A {ADDR}",),
+    "many.split.test": tuple(f"A 192.0.2.{i}" for i in range(100, 120)),
+}
+
+
+def test_an_mx_host_that_does_not_resolve_costs_only_itself(world: DnsWorld) -> None:
+    r = plugin(world.resolver, "--mx", "split.test", "-s", "good.test", "-s", "other.test")
+    assert (r.returncode, r.first_line) == (
+        1,
+        f"DNSBL WARNING - {ADDR} (a.split.test, MX of split.test) listed on 1 of 2 lists: "
+        "good.test (127.0.0.2); cannot resolve b.split.test (MX of split.test): no such name",
+    )
+    assert r.long_output[0] == "cannot resolve b.split.test (MX of split.test): no such name"
+    assert_others_intact(r)
+    assert r.value("unchecked") == "1"
+
+
+def test_names_that_do_not_resolve_cost_only_themselves(world: DnsWorld) -> None:
+    r = plugin(world.resolver, "-H", "nowhere.test", "-H", "a.split.test", "-s", "good.test")
+    assert r.returncode == 1
+    assert r.first_line == (
+        f"DNSBL WARNING - {ADDR} (a.split.test) listed on 1 of 1 list: good.test (127.0.0.2); "
+        "cannot resolve nowhere.test: no such name"
+    )
+    assert r.perfdata["unchecked"] == "1;0;;0"
+    # nothing at all resolves: then, and only then, UNKNOWN, naming each
+    r = plugin(world.resolver, "-H", "nowhere.test", "--mx", "gone.test", "-s", "good.test")
+    assert (r.returncode, r.first_line) == (
+        3,
+        "DNSBL UNKNOWN - cannot resolve nowhere.test: no such name; "
+        "cannot resolve MX of gone.test: no such name",
+    )
+
+
+def test_the_address_cap_cuts_names_and_says_what(world: DnsWorld) -> None:
+    r = plugin(
+        world.resolver, "-H", "a.split.test", "-H", "many.split.test", "-s", "good.test",
+        "--max-addresses", "8",
+    )  # fmt: skip
+    assert r.returncode == 1
+    assert r.first_line == (
+        f"DNSBL WARNING - 1 of 8 addresses listed: {ADDR} (a.split.test) on good.test "
+        "(127.0.0.2); 13 addresses of many.split.test not checked: --max-addresses 8 reached"
+    )
+    assert (r.value("addresses"), r.value("unchecked")) == ("8", "1")
+
+
+def test_one_thing_named_two_ways_counts_once(world: DnsWorld) -> None:
+    r = plugin(world.resolver, "-H", ADDR, "-s", "good.test", "-s", "GOOD.TEST.")
+    assert r.first_line == f"DNSBL WARNING - {ADDR} listed on 1 of 1 list: good.test (127.0.0.2)"
+    assert (r.value("listed"), r.value("lists")) == ("1", "1")
+    # an IPv4-mapped address is that IPv4 address, asked of IPv4-only lists too
+    for given in (f"::ffff:{ADDR}", "::FFFF:c000:263"):
+        r = plugin(world.resolver, "-H", given, "-H", ADDR, *BARRACUDA, "-s", "good.test")
+        assert (r.returncode, r.first_line) == (
+            2,
+            f"DNSBL CRITICAL - {ADDR} listed on 2 of 2 lists: b.barracudacentral.org, "
+            "good.test (127.0.0.2)",
+        )
+
+
+def test_a_lists_file_naming_a_zone_twice_is_refused(tmp_path: Path) -> None:
+    lists = tmp_path / "lists.toml"
+    lists.write_text('[[list]]\nzone = "good.test"\n[[list]]\nzone = "Good.Test."\n')
+    r = check_dnsbl("-H", ADDR, "--lists-file", str(lists))
+    assert (r.returncode, r.first_line) == (
+        3,
+        f"DNSBL UNKNOWN - {lists}: list #2: good.test is defined already in list #1 (see --help)",
+    )
+
+
+def test_addresses_are_shown_as_admins_write_them(world: DnsWorld) -> None:
+    r = plugin(world.resolver, "-H", "64:FF9B::C000:263", "-s", "good.test", "-vvv")
+    assert r.first_line == "DNSBL OK - 64:ff9b::192.0.2.99 not listed on 1 list"
+    assert "self-test good.test: ::ffff:127.0.0.2 listed, ::ffff:127.0.0.1 not listed" in (
+        r.long_output
+    )
+
+
+# E: output
+
+
+DQS_KEY = "Qe7fJ3kWm9TzLp2Xc5RvB8nH4d"
+
+
+def _key_pieces_in(text: str) -> list[str]:
+    low = text.lower()
+    return [
+        DQS_KEY[i : i + 4] for i in range(len(DQS_KEY) - 3) if DQS_KEY[i : i + 4].lower() in low
+    ]
+
+
+@pytest.mark.parametrize("pad", [0, 250, 272, 280, 290, 299])
+def test_a_txt_echoing_the_key_never_leaks_a_piece_of_it(pad: int) -> None:
+    """A TXT that echoes the query name after padding: the 300-byte cut of the
+    reason falls anywhere in the key, which is redacted first."""
+    keyed = f"{DQS_KEY}.zen.dq.spamhaus.net"
+    for echo in (keyed.encode(), f"{DQS_KEY[:9]}\x07{DQS_KEY[9:]}".encode()):
+        zone = FakeZone(
+            keyed, listed={ADDR: ("127.0.0.2",)}, txt={ADDR: txt_strings(b"x" * pad + b" " + echo)}
+        )
+        with FaultResolver([zone]) as res:
+            r = check_dnsbl(
+                "-n", res.address, "-H", ADDR, "-s", "zen.spamhaus.org", "--no-state", "-vvv",
+                env={"DNSBL_DQS_KEY": DQS_KEY},
+            )  # fmt: skip
+        assert (
+            r.first_line
+            == f"DNSBL CRITICAL - {ADDR} listed on 1 of 1 list: zen.spamhaus.org (DQS) (SBL)"
+        )
+        assert _key_pieces_in(r.stdout) == [], r.stdout
+
+
+def test_a_key_written_into_a_zone_is_used_and_never_shown(tmp_path: Path) -> None:
+    keyed = f"{DQS_KEY}.zen.dq.spamhaus.net"
+    zone = FakeZone(keyed, listed={ADDR: ("127.0.0.4",)}, txt={ADDR: (keyed.encode(),)})
+    lists = tmp_path / "lists.toml"
+    lists.write_text(f'[[list]]\nzone = "{keyed.upper()}"\n')
+    with FaultResolver([zone]) as res:
+        for how in (
+            ["-s", keyed],
+            ["-s", keyed, "-s", "zen.spamhaus.org"],
+            ["--lists-file", str(lists)],
+        ):
+            r = plugin(res.address, "-H", ADDR, *how)
+            assert r.first_line == (
+                f"DNSBL CRITICAL - {ADDR} listed on 1 of 1 list: zen.spamhaus.org (DQS) (XBL)"
+            ), how
+            assert _key_pieces_in(r.stdout) == [], r.stdout
+
+
+def test_usage_errors_never_echo_what_may_be_a_key(tmp_path: Path) -> None:
+    ini = tmp_path / "plugins.ini"
+    ini.write_text(f"[dnsbl]\nserver=good.test\ndqs-key={DQS_KEY}\n{DQS_KEY}\n")
+    for argv, message in (
+        (
+            [f"--extra-opts=dnsbl@{ini}"],
+            f"--extra-opts: line 3 of {ini} is not an option of check_dnsbl "
+            "(not shown: it may hold a secret)",
+        ),
+        ([f"--dqs-key={DQS_KEY}"], "unrecognized arguments: --dqs-key"),
+        ([DQS_KEY], "unexpected argument (not shown): give what to check with -H, --mx or -d"),
+    ):
+        r = check_dnsbl("-H", ADDR, *argv)
+        assert (r.returncode, r.stdout) == (3, f"DNSBL UNKNOWN - {message} (see --help)\n")
+
+
+def _plugin_to(stdout: object, *args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "check_dnsbl", "--no-state", *args],
+        stdout=stdout, stderr=subprocess.PIPE, timeout=30, check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("args", [[], ["-H", ADDR, "-s", "good.test"], ["--help"]])
+def test_a_stdout_that_cannot_be_written_is_exit_3_and_silent(args: list[str]) -> None:
+    with FaultResolver([GOOD]) as res, open("/dev/full", "wb") as full:
+        proc = _plugin_to(full, "-n", res.address, *args)
+    assert (proc.returncode, proc.stderr) == (3, b"")
+    # a closed stdout, and a reader that went away, end the same way
+    with FaultResolver([GOOD], delay=0.5) as res:
+        closed = subprocess.run(
+            ["bash", "-c", 'exec >&-; exec "$@"', "_", sys.executable, "-m", "check_dnsbl",
+             "--no-state", "-n", res.address, *args],
+            stderr=subprocess.PIPE, timeout=30, check=False,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )  # fmt: skip
+        assert (closed.returncode, closed.stderr) == (3, b"")
+        reader, writer = os.pipe()
+        os.close(reader)  # nobody will ever read
+        with os.fdopen(writer, "wb") as gone:
+            proc = _plugin_to(gone, "-n", res.address, *args)
+        assert (proc.returncode, proc.stderr) == (3, b"")
+
+
+# --------------------------------------------------------------------------
 # Safety rules that apply to the current code
 
 
@@ -555,7 +851,7 @@ def test_no_shell_anywhere() -> None:
 def assert_bounded(run: Run) -> None:
     """Within what Nagios reads; long output cut, never the perfdata line."""
     assert len(run.stdout.encode()) <= MAX_OUTPUT, f"{len(run.stdout.encode())} bytes"
-    assert len(run.first_line) <= MAX_FIRST_LINE, f"first line: {len(run.first_line)} chars"
+    assert len(run.first_line.encode()) <= MAX_FIRST_LINE, f"first line: {run.first_line!r}"
     assert run.lines[-1].startswith("| ")
     assert run.value("lists") in {"1", str(SCALE)}
 

@@ -39,7 +39,7 @@ from check_dnsbl import cli
 from check_dnsbl.catalog import Catalog, Code, DnsblList, normalize_zone
 from check_dnsbl.dnsclient import Failure, Reply
 from check_dnsbl.querynames import ip_query_name
-from check_dnsbl.summary import clean_text
+from check_dnsbl.summary import clean_text, printable
 from check_dnsbl.verdict import LOOPBACK, Status, classify
 from tests.faultservers import FakeZone, FaultResolver, output_problems
 
@@ -290,14 +290,29 @@ def test_a_failure_is_always_unusable_with_its_reason(dnsbl: DnsblList, reason: 
 
 @given(text=st.text(), limit=st.integers(10, 1000))
 @example(text="a|b\nc\x00d\x1b[31me\u202ef\ufffdg", limit=300)
-def test_clean_text_leaves_nothing_nagios_chokes_on(text: str, limit: int) -> None:
-    cleaned = clean_text(text, limit)
+@example(text="\u6f22" * 400, limit=300)
+def test_printable_leaves_nothing_nagios_chokes_on(text: str, limit: int) -> None:
+    cleaned = printable(text, (), limit)
     assert "|" not in cleaned and "\ufffd" not in cleaned
     assert not any(ch.isspace() and ch != " " for ch in cleaned)
     assert not output_problems(f"DNSBL OK - {cleaned}\n| x=1")
-    assert len(cleaned) <= limit
+    assert len(cleaned.encode()) <= limit  # bytes, as Nagios counts
     assert cleaned == cleaned.strip() and "  " not in cleaned
-    assert clean_text(cleaned, limit) == cleaned  # idempotent
+    assert printable(cleaned, (), limit) == cleaned  # idempotent
+
+
+KEY = "Abc123xyz789Key"
+
+
+@given(before=st.text(max_size=400), after=st.text(max_size=40), limit=st.integers(10, 600))
+@example(before="x" * 272, after=".zen.dq.spamhaus.net", limit=300)
+@example(before="see ", after="", limit=300)
+def test_printable_never_leaves_a_piece_of_a_key(before: str, after: str, limit: int) -> None:
+    """Whatever the text around it and wherever the cut falls, no four
+    characters of the key survive, even split by a control character."""
+    for key in (KEY, KEY[:6] + "\x00" + KEY[6:], KEY[:4] + "|" + KEY[4:]):
+        shown = printable(before + key + after, (KEY,), limit)
+        assert not any(KEY[i : i + 4].lower() in shown.lower() for i in range(len(KEY) - 3)), shown
 
 
 @given(data=st.binary(max_size=600))

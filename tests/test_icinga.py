@@ -303,19 +303,22 @@ def test_command_maps_every_plugin_option() -> None:
     assert seen == set(args), f"arguments for no plugin option: {set(args) - seen}"
 
 
-def test_command_env_keys_and_state() -> None:
-    """Every list key the plugin reads from the environment has a dnsbl_ variable
-    (and never an argument); the history goes to a directory Icinga can write."""
+def test_command_keys_only_as_files_and_state() -> None:
+    """List keys are given as files (dnsbl_*_key_file), never as a variable's
+    value, which `icinga2 object list`, Icinga Web and the API show in clear;
+    the history goes to a directory Icinga can write."""
     from check_dnsbl.catalog import KEYS
-    from check_dnsbl.keys import env_name
 
     text = (ICINGA_DIR / "dnsbl.conf").read_text(encoding="utf-8")
     env = re.search(r"^\tenv = \{\n(.*?)^\t\}", text, re.M | re.S)
     assert env, "no env block"
-    expected = {env_name(k): f"$dnsbl_{k}_key$" for k in KEYS}
-    expected["STATE_DIRECTORY"] = "$dnsbl_state_directory$"
-    assert dict(re.findall(r'(\w+) = "(.*)"', env.group(1))) == expected
-    assert not re.search(r'value = "\$dnsbl_\w+_key\$"', text)  # never an argument
+    assert dict(re.findall(r'(\w+) = "(.*)"', env.group(1))) == {
+        "STATE_DIRECTORY": "$dnsbl_state_directory$"
+    }
+    args = _conf_arguments()
+    for name in KEYS:
+        assert f'value = "$dnsbl_{name}_key_file$"' in args[f"--{name}-key-file"]
+    assert not re.search(r"\$dnsbl_\w+_key\$", text)  # no variable that holds a key
 
 
 # -------------------------------------------------------------------- Nagios
@@ -448,14 +451,14 @@ object Service "dnsbl-mx" {
   vars.dnsbl_server = [ "psbl.surriel.com" ]
   vars.dnsbl_verbose_level = 2
 }
-/* A list key, which must reach the plugin through the environment only. */
+/* A list key, given as a file: Icinga's config, API and logs never hold it. */
 object Service "dnsbl-dqs" {
   import "dnsbl-service"
   host_name = "mx2"
   check_interval = 1s
   vars.dnsbl_nameserver = [ "@RESOLVER@" ]
   vars.dnsbl_server = [ "zen.spamhaus.org" ]
-  vars.dnsbl_dqs_key = "@DQS_KEY@"
+  vars.dnsbl_dqs_key_file = "@DQS_KEY_FILE@"
 }
 """
 
@@ -523,6 +526,9 @@ def test_icinga_e2e_notifies_and_recovers(icinga2: str, world: DnsWorld, tmp_pat
     )
     spool = tmp_path / "mail.spool"
     sendmail = write_fake_sendmail(tmp_path / "sendmail", spool)
+    key_file = tmp_path / "dqs.key"
+    key_file.write_text(DQS_KEY + "\n")
+    key_file.chmod(0o600)
 
     with GraphiteSink() as graphite:
         body = E2E_OBJECTS
@@ -530,7 +536,7 @@ def test_icinga_e2e_notifies_and_recovers(icinga2: str, world: DnsWorld, tmp_pat
             "GRAPHITE_PORT": str(graphite.port),
             "LISTED": LISTED,
             "DQS_ONLY": DQS_ONLY,
-            "DQS_KEY": DQS_KEY,
+            "DQS_KEY_FILE": str(key_file),
             "SENDMAIL": str(sendmail),
             "RESOLVER": world.resolver,
         }.items():
@@ -548,6 +554,7 @@ def test_icinga_e2e_notifies_and_recovers(icinga2: str, world: DnsWorld, tmp_pat
             r"Apply rule 'dnsbl(-new-listings(-mail)?)?' \(in .*\) .* does not match anywhere!"
         )
         assert_clean_validation(icinga.validate(), allow=unused)
+        assert DQS_KEY not in icinga.object_list("Service")  # what Icinga Web and the API show
         try:
             with icinga:
                 _e2e(icinga, world, graphite, spool, dnsbl_argv, rbl_argv)
@@ -634,7 +641,7 @@ def _e2e(
     assert len(mx["SERVICEOUTPUT"].splitlines()) >= 3, mx  # -vv: verdicts and statistics
 
     # 5. The DQS key reaches the plugin (only the keyed zone lists DQS_ONLY),
-    # and only through the environment: not in argv, output or Icinga's log.
+    # and only through its file: not in argv, output or Icinga's log.
     wait_for("a dnsbl-dqs result", lambda: icinga.results("dnsbl-dqs"), 10, diag)
     dqs = icinga.results("dnsbl-dqs")[0]
     assert dqs["SERVICESTATE"] == "CRITICAL", dqs
@@ -764,6 +771,9 @@ def test_icinga_new_listings_notify_once_each(icinga2: str, tmp_path: Path) -> N
     write_plugin_wrapper(plugins / "check_dnsbl", state_dir=tmp_path / "state", argv_log=argv_log)
     spool = tmp_path / "mail.spool"
     sendmail = write_fake_sendmail(tmp_path / "sendmail", spool)
+    key_file = tmp_path / "dqs.key"
+    key_file.write_text(DQS_KEY + "\n")
+    key_file.chmod(0o600)
 
     with DnsWorld([listing(z, False) for z in zones]) as world:
         body = NEW_LISTINGS_OBJECTS
