@@ -115,7 +115,9 @@ def build_parser() -> _Parser:
             "Perfdata: listed, lists, errors, time (s); new and delisted with the history;\n"
             "addresses(_listed), domains(_listed) when several targets are checked.\n"
             "--extra-opts=[section][@file] reads options from an ini file, as Monitoring\n"
-            "Plugins do (e.g. Debian's check_rbl.ini: [rbl] server=...)."
+            "Plugins do (e.g. Debian's check_rbl.ini: [rbl] server=...).\n"
+            "--lists-file, key files and --extra-opts files must be regular UTF-8 files\n"
+            f"of at most {configfile.LIMIT}."
         ),
     )
     a = p.add_argument
