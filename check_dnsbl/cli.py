@@ -98,6 +98,15 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _state_file(text: str) -> Path:
+    from check_dnsbl.history import state_path
+
+    try:
+        return state_path(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_parser() -> _Parser:
     p = _Parser(
         prog="check_dnsbl",
@@ -279,7 +288,7 @@ def build_parser() -> _Parser:
     )
     a(
         "--state-file",
-        type=Path,
+        type=_state_file,
         metavar="PATH",
         help="listing history (first seen, NEW, delisted). Default: a file per service under "
         "$STATE_DIRECTORY, $XDG_STATE_HOME or ~/.local/state, in check_dnsbl/",
