@@ -101,6 +101,15 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _state_file(text: str) -> Path:
+    from check_dnsbl.history import state_path
+
+    try:
+        return state_path(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_parser() -> _Parser:
     p = _Parser(
         prog="check_dnsbl",
@@ -118,7 +127,9 @@ def build_parser() -> _Parser:
             "Perfdata: listed, lists, errors, time (s); new and delisted with the history;\n"
             "addresses(_listed), domains(_listed) when several targets are checked.\n"
             "--extra-opts=[section][@file] reads options from an ini file, as Monitoring\n"
-            "Plugins do (e.g. Debian's check_rbl.ini: [rbl] server=...)."
+            "Plugins do (e.g. Debian's check_rbl.ini: [rbl] server=...).\n"
+            "--lists-file, key files and --extra-opts files must be regular UTF-8 files\n"
+            f"of at most {configfile.LIMIT}."
         ),
     )
     a = p.add_argument
@@ -280,7 +291,7 @@ def build_parser() -> _Parser:
     )
     a(
         "--state-file",
-        type=Path,
+        type=_state_file,
         metavar="PATH",
         help="listing history (first seen, NEW, delisted). Default: a file per service under "
         "$STATE_DIRECTORY, $XDG_STATE_HOME or ~/.local/state, in check_dnsbl/",
