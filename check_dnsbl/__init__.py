@@ -1,37 +1,55 @@
 """check_dnsbl: is a mail server's address (or domain) on a DNS blocklist?
 
 A Nagios/Icinga plugin built on nagiosplugin's three stages. Each concept
-lives in one module named for it::
+lives in one module named for it; the floors below are import layers, and
+every import points down (a module uses only those on its floor or below)::
 
-    cli          options -> Settings; runs the Check; the only place that exits
-    settings     Settings: the frozen value object of one run, no globals
-    resolvers    Resolver, Via: where queries go (-n, discovery servers)
-    targets      what -H/--mx/-d name -> the addresses and domains to ask about
-    outbound     outbound-IP discovery over DNS (OpenDNS, Google), cross-checked
-    catalog      DnsblList; the list catalog (catalog.toml, data not code)
-                 and --lists-file parsing
-    keys         keys of keyed lists (Spamhaus DQS, Abusix); redaction
-    configfile   files named on the command line: read, or one line why not
-    querynames   pure: address/domain -> query name, RFC 5782 test entries
-    dnsclient    asyncio stub-resolver client on dnspython's message API:
-                 bounded in-flight queries, retries, TCP fallback, one deadline
-    verdict      pure: DNS answer -> Verdict (listed / not listed /
-                 unusable with a reason), return codes, self-test
+    cli          argv -> options -> the Check -> stdout, exit code; the only
+                 module that exits
+    options      the command line (argparse) and its validation -> Settings
+    extraopts    --extra-opts: options from a Monitoring Plugins ini file
+    --- the three stages -------------------------------------------------
+    resource     acquisition: Dnsbl(Resource) resolves the targets and asks
+                 every list under one deadline -> Metrics: a TargetReport
+                 per target, the counts, and the Findings
+    contexts     evaluation: Metrics -> states (thresholds are counts)
+    summary      presentation: Results -> first line, long output, and the
+                 whole output within Nagios's 8 KB (``render``)
+    --- what the resource uses -------------------------------------------
+    subjects     targets -> the addresses and domains to ask, over DNS
+    outbound     outbound-IP discovery (OpenDNS, Google), cross-checked
     history      the state file: NEW listings, listed since, delisted
-    resource     acquisition: Dnsbl(Resource) resolves the targets and runs
-                 every query (plus self-tests) under the run's deadline,
-                 yielding one Metric per target and the totals
-    contexts     evaluation: TargetContext (listings -> state, per target),
-                 ErrorsContext (unusable lists), NewListingContext,
-                 PerfContext (perfdata only)
-    summary      presentation: first line, long output, TXT sanitising
+    settings     Settings: the frozen value object of a run; its clock
+    dnsclient    asyncio stub-resolver client: bounded in-flight queries,
+                 retries, TCP fallback, one deadline, --max-qps
+    targets      pure: -H/--mx/-d text -> Target
+    verdict      pure: a DNS answer -> Verdict (listed / not listed /
+                 unusable with a reason); the RFC 5782 self-test
+    querynames   pure: every query name, the test entries, how addresses read
+    resolvers    -n and /etc/resolv.conf -> Resolver
+    --- the ground floor -------------------------------------------------
+    model        value types, no I/O: Target, Subject, Reply/Failure,
+                 Verdict, TargetReport, Findings, ...
+    catalog      DnsblList, Catalog: the lists (catalog.toml, data not code)
+                 and what their codes mean
+    keys         keys of keyed lists (Spamhaus DQS, Abusix); redaction
+    configfile   files named on the command line: regular, bounded, or
+                 one line why not
+    wire         DNS messages as bytes, for the hot path
 
 Pipeline::
 
-    argv -> cli.parse -> Settings
-         -> Dnsbl.probe()  [outbound, targets, querynames, dnsclient, verdict, history]
-         -> Metric(target, TargetReport) ... Metric(errors) Metric(listed) Metric(new) ...
-         -> contexts -> Results -> DnsblSummary -> stdout, exit code 0..3
+    argv -> options.parse -> Settings
+         -> Dnsbl.probe()  [subjects, outbound, querynames, dnsclient, verdict, history]
+         -> Metric(target, TargetReport) ...  Metric(usable) Metric(errors)
+            Metric(listed) Metric(new) ... Metric(findings, Findings)
+         -> contexts -> Results -> DnsblSummary -> render -> stdout, exit 0..3
+
+Where this differs from the plain nagiosplugin way, and why: the output is
+laid out by ``summary.render``, not by nagiosplugin's Runtime, so that it is
+bounded in bytes with the perfdata inside and a stdout that cannot be
+written is exit 3; and everything the Summary words travels in Metrics
+(the ``findings`` metric), never through the Resource.
 """
 
 __version__ = "0.1.0"

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, TypeVar, cast
 
+from check_dnsbl.keys import KEY, KEYS
+
 Severity = Literal["critical", "normal", "info"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "normal", "info")
 CATALOG_PATH = Path(__file__).with_name("catalog.toml")
@@ -36,8 +38,6 @@ _FIELDS = {
     "key_required",
 }
 Kind = Literal["ip", "domain"]
-#: Key names a list may need, with the option and variable that supply them.
-KEYS = {"dqs": "Spamhaus DQS", "abusix": "Abusix Mail Intelligence"}
 
 
 class CatalogError(ValueError):
@@ -256,4 +256,41 @@ class Catalog:
     def defaults(self, kind: Kind) -> tuple[DnsblList, ...]:
         return tuple(
             lst for lst in self.lists.values() if lst.default and not lst.dead and lst.kind == kind
+        )
+
+    def unkeyed(self, lst: DnsblList) -> tuple[DnsblList, str]:
+        """``lst`` as a keyed list, and its key, when its zone carries a key in
+        its first label (``-s <key>.zen.dq.spamhaus.net``, or the same zone in
+        a lists file); else ``lst`` unchanged and "". The zone of a keyed list
+        is its public name: it is what the output and the state file show."""
+        secret, _, rest = lst.zone.partition(".")
+        if not KEY.match(secret):
+            return lst, ""
+        services = [known for known in self.lists.values() if known.keyed_zone]
+        for known in services:  # a keyed zone of the catalog: that list, with the key
+            if known.keyed_zone.replace("{key}", secret) == lst.zone:
+                return known.with_key(secret), secret
+        for known in services:  # another zone of a keyed service: <key>.authbl.dq.spamhaus.net
+            if rest.endswith("." + known.keyed_zone.split(".", 2)[-1]):
+                label = f"{rest} ({known.key.upper()})"
+                keyed = replace(lst, zone=rest, key=known.key, query_zone=lst.zone, label=label)
+                return keyed, secret
+        return lst, ""
+
+    def table(self) -> str:
+        """The catalog as an aligned table, for --show-lists."""
+        rows = [("ZONE", "DEFAULT", "SEVERITY", "IPV6", "NAME / STATUS", "LOOKUP")]
+        for lst in self.lists.values():
+            if lst.dead:
+                rows.append((lst.zone, "-", "-", "-", f"DEAD: {lst.dead}", "-"))
+                continue
+            ipv6 = {True: "yes", False: "no", None: "?"}[lst.ipv6]
+            default = "yes" if lst.default else "no"
+            rows.append((lst.zone, default, lst.severity, ipv6, lst.name, lst.url or "-"))
+        widths = [max(len(row[i]) for row in rows) for i in range(5)]
+        return "\n".join(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
+            + "  "
+            + row[5]
+            for row in rows
         )

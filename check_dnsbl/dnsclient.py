@@ -18,30 +18,10 @@ import secrets
 import socket
 import struct
 import time
-from dataclasses import dataclass
 
 from check_dnsbl import wire
-from check_dnsbl.resolvers import Resolver
+from check_dnsbl.model import NOT_ASKED, Failure, Outcome, Reply, Resolver
 
-
-@dataclass(frozen=True)
-class Reply:
-    """The resolver's answer: its rcode and the records of the asked type."""
-
-    rcode: str
-    records: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Failure:
-    """No usable reply; the reason in words."""
-
-    reason: str
-
-
-Outcome = Reply | Failure
-#: How the reason of a query that was never sent begins.
-NOT_ASKED = "not asked before the deadline (-t)"
 Pending = asyncio.Future[wire.Parsed]
 
 

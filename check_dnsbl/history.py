@@ -50,11 +50,10 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from check_dnsbl.configfile import NotRegular, open_regular, read_bounded
-from check_dnsbl.verdict import Status, TargetReport
+from check_dnsbl.model import Changes, Status, TargetReport
 
 FORMAT, VERSION = "check_dnsbl-state", 1
 #: How every file we write begins: a file that begins so is ours.
@@ -99,19 +98,6 @@ def state_path(text: str) -> Path:
     if text.rsplit("/", 1)[-1] in ("", ".", "..") or os.path.isdir(text):
         raise ValueError(f"{text} names a directory; give a file name")
     return Path(os.path.abspath(text))
-
-
-@dataclass
-class Changes:
-    """What this run learned from the history; ``problem`` when it has none,
-    ``warning`` for what it had to drop or reset."""
-
-    since: dict[str, float] = field(default_factory=dict)  # "target zone" -> first seen
-    new: set[str] = field(default_factory=set)
-    delisted: dict[str, float] = field(default_factory=dict)  # "target zone" -> first seen
-    earlier: dict[str, float] = field(default_factory=dict)  # "target zone" -> delisted at
-    problem: str = ""
-    warning: str = ""
 
 
 def key(target: str, zone: str) -> str:

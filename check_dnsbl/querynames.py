@@ -1,4 +1,5 @@
-"""Query names for IP-based DNSBLs (RFC 5782 §2.1, §2.4, §5). Pure functions.
+"""Every name a list is asked (RFC 5782 §2.1, §2.4, §3, §5), the test
+entries of its self-test, and how addresses read. Pure functions.
 
 dnspython's ``reversename`` maps IPv4-mapped IPv6 addresses to in-addr.arpa
 names, which breaks the IPv6 self-test entries, so the nibbles are built here.
@@ -6,7 +7,8 @@ names, which breaks the IPv6 self-test entries, so the nibbles are built here.
 
 import ipaddress
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+from check_dnsbl.catalog import DnsblList
+from check_dnsbl.model import IPAddress
 
 #: RFC 5782 §5: (must be listed, must not be listed) per address family.
 TEST_ENTRIES: dict[int, tuple[IPAddress, IPAddress]] = {
@@ -72,3 +74,21 @@ def registrable_domain(name: str) -> str:
 def domain_query_name(domain: str, zone: str) -> str:
     """The name to look up for ``domain`` on the domain list ``zone`` (RFC 5782 §3)."""
     return f"{domain}.{zone}"
+
+
+def test_entries(lst: DnsblList, family: str) -> tuple[str, str]:
+    """The list's (must be listed, must not be listed) test entries for
+    ``family`` ("4", "6" or "domain"), as they read."""
+    if family == "domain":
+        return lst.test_listed, lst.test_unlisted
+    listed, unlisted = TEST_ENTRIES[int(family)]
+    return show(listed), show(unlisted)
+
+
+def query_name(value: IPAddress | str, lst: DnsblList) -> str:
+    """The name to ask ``lst`` about an address or domain (or a test entry,
+    given as text)."""
+    if lst.kind == "domain":
+        return domain_query_name(str(value), lst.query_zone)
+    address = ipaddress.ip_address(value) if isinstance(value, str) else value
+    return ip_query_name(address, lst.query_zone)

@@ -1,22 +1,12 @@
-"""Where queries go: recursive resolvers (-n) and outbound-discovery servers.
+"""Where queries go: the recursive resolvers of -n, or of /etc/resolv.conf.
 
-Plain value objects and parsers, no DNS code, so option parsing stays cheap.
+Parsers only, no DNS code, so option parsing stays cheap.
 """
 
 import ipaddress
-from dataclasses import dataclass
 from pathlib import Path
 
-
-@dataclass(frozen=True)
-class Resolver:
-    """A recursive resolver to send queries to."""
-
-    host: str
-    port: int = 53
-
-    def __str__(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+from check_dnsbl.model import Resolver
 
 
 def parse_resolver(text: str) -> Resolver:
@@ -53,37 +43,3 @@ def system_resolvers(path: Path = Path("/etc/resolv.conf")) -> tuple[Resolver, .
             except ValueError:
                 continue
     return tuple(found) or (Resolver("127.0.0.1"),)
-
-
-#: Outbound discovery methods: the name asked, and the default servers
-#: (resolver1.opendns.com and ns1.google.com, IPv4 and IPv6).
-DISCOVERY = {
-    "opendns": ("myip.opendns.com", ("208.67.222.222", "2620:119:35::35")),
-    "google": ("o-o.myaddr.l.google.com", ("216.239.32.10", "2001:4860:4802:32::a")),
-}
-
-
-@dataclass(frozen=True)
-class Via:
-    """One discovery method asked of one server."""
-
-    method: str
-    server: Resolver
-
-
-def default_vias() -> tuple[Via, ...]:
-    return tuple(
-        Via(method, Resolver(address))
-        for method, (_, servers) in DISCOVERY.items()
-        for address in servers
-    )
-
-
-def parse_via(text: str) -> Via:
-    """``METHOD=ADDR[:PORT]``; ValueError otherwise."""
-    method, sep, server = text.partition("=")
-    if not sep or method not in DISCOVERY:
-        raise ValueError(
-            f"{text!r}: use METHOD=ADDR[:PORT] with METHOD one of {', '.join(DISCOVERY)}"
-        )
-    return Via(method, parse_resolver(server))

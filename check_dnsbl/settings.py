@@ -1,14 +1,28 @@
-"""Frozen value objects for one run: what to check, where, and how long.
+"""Settings: the frozen value object of one run (what to check, where, how
+long), and the run's clock.
 
-The CLI builds one Settings; the Resource, Contexts and Summary only read it.
+``options`` builds one Settings; the Resource, Contexts and Summary only read it.
 """
 
+import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from check_dnsbl.catalog import DnsblList
-from check_dnsbl.resolvers import Resolver, Via
-from check_dnsbl.targets import Target
+from check_dnsbl.model import Resolver, Target, Via
+
+
+def process_start() -> float:
+    """When this process started, on the monotonic clock: the -t budget covers
+    the interpreter's own start-up too. From /proc (Linux), else: now."""
+    try:
+        with open("/proc/self/stat", "rb") as f:
+            ticks = int(f.read().rsplit(b")", 1)[1].split()[19])
+        age = time.clock_gettime(time.CLOCK_BOOTTIME) - ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return time.monotonic()
+    return time.monotonic() - max(0.0, age)
 
 
 @dataclass(frozen=True)

@@ -11,17 +11,15 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
-from typing import TYPE_CHECKING
 
 import nagiosplugin
 from nagiosplugin.state import Unknown
 
-from check_dnsbl.history import Changes, key, split_key
+from check_dnsbl.history import key, split_key
 from check_dnsbl.keys import redact
-from check_dnsbl.verdict import Status, TargetReport, Verdict
-
-if TYPE_CHECKING:  # the Summary only reads what the Resource gathered
-    from check_dnsbl.resource import Dnsbl
+from check_dnsbl.model import Changes, Discovery, Findings, Status, TargetReport, Verdict
+from check_dnsbl.querynames import show
+from check_dnsbl.settings import Settings
 
 FIRST_LINE_ITEMS = 5
 #: Nagios reads 8 KB of plugin output (MAX_PLUGIN_OUTPUT_LENGTH), in bytes:
@@ -150,46 +148,41 @@ def _verdict_line(report: TargetReport, v: Verdict) -> str:
 
 
 class DnsblSummary(nagiosplugin.Summary):
-    """Words the results of a run; ``verbosity`` is the user's -v count.
-    The text is raw: ``render`` cleans, redacts and bounds every line."""
+    """Words the results of a run, from the Results alone: the target
+    metrics' reports and the ``findings`` metric. The text is raw: ``render``
+    cleans, redacts and bounds every line."""
 
-    def __init__(self, verbosity: int = 0, secrets: tuple[str, ...] = ()) -> None:
-        self.verbosity = verbosity
-        self.secrets = secrets
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
 
     @staticmethod
     def _reports(results: nagiosplugin.Results) -> list[TargetReport]:
         return [r.metric.value for r in results if r.metric and r.metric.context == "target"]
 
     @staticmethod
-    def _resource(results: nagiosplugin.Results) -> "Dnsbl | None":
-        return next((r.resource for r in results if r.resource is not None), None)
-
-    def _changes(self, results: nagiosplugin.Results) -> Changes:
-        return getattr(self._resource(results), "changes", None) or Changes()
-
-    def _unchecked(self, results: nagiosplugin.Results) -> list[str]:
-        return [u.reason for u in getattr(self._resource(results), "unchecked", [])]
+    def _findings(results: nagiosplugin.Results) -> Findings:
+        return results["findings"].metric.value if "findings" in results else Findings()
 
     def ok(self, results: nagiosplugin.Results) -> str:
-        return self._line(self._reports(results), self._changes(results), self._unchecked(results))
+        return self._line(self._reports(results), self._findings(results))
 
     def problem(self, results: nagiosplugin.Results) -> str:
         worst = results.first_significant
         if worst.state == Unknown and worst.metric is None:
             return str(worst.hint)  # CheckError
-        reports = self._reports(results)
-        unchecked = self._unchecked(results)
+        reports, findings = self._reports(results), self._findings(results)
         if worst.state == Unknown:
             if not reports:  # nothing resolved: say why, name by name
-                return "; ".join(unchecked[:FIRST_LINE_ITEMS]) or "nothing to check"
+                unchecked = [u.reason for u in findings.unchecked[:FIRST_LINE_ITEMS]]
+                return "; ".join(unchecked) or "nothing to check"
             reasons = Counter(headline(v.reason) for r in reports for v in r.verdicts if v.reason)
             who = _some([r.target for r in reports])
             why = reasons.most_common(1)[0][0] if reasons else "no list to ask"
             return f"no usable answer from any list for {who}: {why}"
-        return self._line(reports, self._changes(results), unchecked)
+        return self._line(reports, findings)
 
-    def _line(self, reports: list[TargetReport], changes: Changes, unchecked: list[str]) -> str:
+    def _line(self, reports: list[TargetReport], findings: Findings) -> str:
+        changes = findings.changes
         unusable: dict[str, str] = {}
         for report in reports:
             for v in report.having(Status.UNUSABLE):
@@ -203,8 +196,8 @@ class DnsblSummary(nagiosplugin.Summary):
                 else list(unusable)
             )
             tail = f"; {len(unusable)} unusable: " + _some(named)
-        if unchecked:
-            tail += "; " + _some(unchecked, 3)
+        if findings.unchecked:
+            tail += "; " + _some([u.reason for u in findings.unchecked], 3)
         if changes.delisted:
             gone = [split_key(k) for k in changes.delisted]
             if len(reports) == 1:
@@ -243,12 +236,14 @@ class DnsblSummary(nagiosplugin.Summary):
 
     def verbose(self, results: nagiosplugin.Results) -> Iterator[Line]:
         """The long output, lazily: ``render`` stops reading at its byte bound."""
-        reports = self._reports(results)
-        resource = self._resource(results)
-        changes = self._changes(results)
-        yield from getattr(resource, "notes", [])
+        reports, findings = self._reports(results), self._findings(results)
+        changes, verbosity = findings.changes, self.settings.verbosity
+        if findings.discovery:
+            yield from _disagreements(findings.discovery)
+        if findings.not_asked:
+            yield self._not_asked(findings)
         yield from (line for line in (changes.problem, changes.warning) if line)
-        yield from self._unchecked(results)
+        yield from (u.reason for u in findings.unchecked)
         for report in reports:
             for v in report.having(Status.LISTED):
                 yield partial(self._listed_line, report, v, changes)
@@ -256,23 +251,37 @@ class DnsblSummary(nagiosplugin.Summary):
         for k, first in changes.delisted.items():
             who, zone = split_key(k)
             yield f"{who} delisted from {zone} (listed since {when(first)})"
-        if self.verbosity >= 1:
+        if verbosity >= 1:
             for k, stamp in changes.earlier.items():
                 who, zone = split_key(k)
                 yield f"{who} delisted from {zone} on {when(stamp)}"
-            yield from getattr(resource, "details", [])
+            for who, why in findings.discovery.failed if findings.discovery else ():
+                yield f"outbound discovery failed: {who}: {why}"
             for report in reports:
                 for v in report.having(Status.CLEAN, Status.NOT_APPLICABLE):
                     yield partial(_verdict_line, report, v)
-        if self.verbosity >= 3 and resource is not None:
-            for zone, outcomes in resource.self_tests.items():
-                yield f"self-test {zone}: " + "; ".join(outcomes)
-        if self.verbosity >= 2 and resource is not None and resource.reports:
+        if verbosity >= 3:
+            tests: dict[str, list[str]] = {}
+            for test in findings.self_tests:
+                said = zip(test.entries, test.verdicts, strict=True)
+                tests.setdefault(test.zone, []).append(
+                    ", ".join(f"{entry} {v.status.value}" for entry, v in said)
+                )
+            yield from (f"self-test {zone}: " + "; ".join(each) for zone, each in tests.items())
+        if verbosity >= 2 and reports:
             yield (
-                f"{resource.queries} queries sent to "
-                + ", ".join(str(r) for r in resource.settings.resolvers)
-                + f"; {resource.junk} malformed or mismatched replies ignored"
+                f"{findings.queries} queries sent to "
+                + ", ".join(str(r) for r in self.settings.resolvers)
+                + f"; {findings.junk} malformed or mismatched replies ignored"
             )
+
+    def _not_asked(self, findings: Findings) -> str:
+        s = self.settings
+        why = f"; --max-qps {s.max_qps:g} paces the queries" if s.max_qps else ""
+        return (
+            f"{findings.not_asked} of {findings.pairs} (target, list) pairs not asked before "
+            f"the deadline (-t {s.timeout:g}){why}"
+        )
 
     @staticmethod
     def _unusable_lines(reports: list[TargetReport]) -> list[str]:
@@ -310,10 +319,20 @@ class DnsblSummary(nagiosplugin.Summary):
             line += " (informational list)"
         if k in changes.since:
             line += f"; listed since {when(changes.since[k])}"
-        txt = printable(v.txt, self.secrets, TXT_BYTES)
+        txt = printable(v.txt, self.settings.secrets, TXT_BYTES)
         if txt:
             line += f'; reason: "{txt}"'
         url = v.dnsbl.lookup_url(report.target)
         if url:
             line += f"; lookup/delist: {url}"
         return line
+
+
+def _disagreements(discovery: Discovery) -> Iterator[str]:
+    """Where the discovery methods disagree within a family (each address is
+    checked): the admin must know which one the mail really leaves from."""
+    for family in (4, 6):
+        seen = [(a, methods) for a, methods in discovery.found if a.version == family]
+        if len(seen) > 1:
+            says = ", ".join(f"{'+'.join(methods)} says {show(a)}" for a, methods in seen)
+            yield f"outbound IPv{family} discovery disagrees: {says}; checking each"

@@ -5,38 +5,14 @@ error code, a wildcard, a timeout, ...) is never counted as listed and never
 as clean: that is the difference from check_rbl.
 """
 
-import enum
 import ipaddress
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from check_dnsbl.catalog import DnsblList
-from check_dnsbl.dnsclient import Failure, Outcome
+from check_dnsbl.model import Failure, Outcome, Status, Verdict
 
 LOOPBACK = ipaddress.IPv4Network("127.0.0.0/8")
 RESERVED = ipaddress.IPv4Address("127.0.0.1")
-
-
-class Status(enum.Enum):
-    LISTED = "listed"
-    CLEAN = "not listed"
-    UNUSABLE = "unusable"
-    NOT_APPLICABLE = "not applicable"
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """One list's verdict on one address."""
-
-    dnsbl: DnsblList
-    status: Status
-    codes: tuple[ipaddress.IPv4Address, ...] = ()
-    reason: str = ""
-    txt: str = ""
-
-    @property
-    def counts(self) -> bool:
-        """A listing that counts toward the thresholds (info lists never do)."""
-        return self.status is Status.LISTED and self.dnsbl.severity != "info"
 
 
 def classify(dnsbl: DnsblList, outcome: Outcome) -> Verdict:
@@ -109,25 +85,3 @@ def self_tested(
             why = f"test entry {listed} is not listed: list empty, dead or refusing this resolver"
         return replace(verdict, status=Status.UNUSABLE, reason=f"self-test failed: {why}")
     return verdict
-
-
-@dataclass(frozen=True)
-class TargetReport:
-    """Every list's verdict on one address or domain."""
-
-    target: str
-    origin: str
-    kind: str
-    verdicts: tuple[Verdict, ...]
-
-    def having(self, *statuses: Status) -> tuple[Verdict, ...]:
-        return tuple(v for v in self.verdicts if v.status in statuses)
-
-    @property
-    def counted(self) -> tuple[Verdict, ...]:
-        return tuple(v for v in self.verdicts if v.counts)
-
-    @property
-    def asked(self) -> int:
-        """Lists that could judge this target (not-applicable ones excluded)."""
-        return len(self.verdicts) - len(self.having(Status.NOT_APPLICABLE))

@@ -3,22 +3,10 @@
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import nagiosplugin.runtime
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(autouse=True)
-def fresh_runtime() -> Iterator[None]:
-    """nagiosplugin's Runtime is a process-wide singleton that piles up output."""
-    nagiosplugin.runtime.Runtime.instance = None
-    yield
-    nagiosplugin.runtime.Runtime.instance = None
 
 
 @dataclass(frozen=True)

@@ -30,17 +30,16 @@ from dataclasses import dataclass, field
 
 import dns.message
 import dns.name
-import nagiosplugin.runtime
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from check_dnsbl import cli
+from check_dnsbl import cli, options
 from check_dnsbl.catalog import Catalog, Code, DnsblList, normalize_zone
-from check_dnsbl.dnsclient import Failure, Reply
+from check_dnsbl.model import Failure, Reply, Status
 from check_dnsbl.querynames import ip_query_name
 from check_dnsbl.summary import clean_text, printable
-from check_dnsbl.verdict import LOOPBACK, Status, classify
+from check_dnsbl.verdict import LOOPBACK, classify
 from tests.faultservers import FakeZone, FaultResolver, output_problems
 
 settings.register_profile(
@@ -134,19 +133,16 @@ class _Collect(logging.Handler):
 
 @contextlib.contextmanager
 def _isolated() -> Iterator[tuple[io.StringIO, io.StringIO, _Collect, list[str]]]:
-    """Fresh nagiosplugin Runtime, stdout/stderr/logging/warnings captured,
-    the -t budget starting now (cli.STARTED is the process start otherwise)."""
-    runtime = nagiosplugin.runtime.Runtime
-    saved_stdout, saved_started = runtime.stdout, cli.STARTED
+    """stdout/stderr/logging/warnings captured, the -t budget starting now
+    (it counts from the process's start otherwise: this one, long ago)."""
+    saved_clock = options.process_start
     np_logger = logging.getLogger("nagiosplugin")
     saved_handlers = list(np_logger.handlers)
     collect = _Collect()
     root = logging.getLogger()
     root.addHandler(collect)
     out, err = io.StringIO(), io.StringIO()
-    runtime.instance = None
-    runtime.stdout = None  # 1.3.2 binds sys.stdout at import; None: the current one
-    cli.STARTED = time.monotonic()
+    options.process_start = time.monotonic
     GUARD.on = True
     try:
         with (
@@ -160,8 +156,7 @@ def _isolated() -> Iterator[tuple[io.StringIO, io.StringIO, _Collect, list[str]]
             warned += [str(w.message) for w in caught]
     finally:
         GUARD.on = False
-        cli.STARTED = saved_started
-        runtime.stdout, runtime.instance = saved_stdout, None
+        options.process_start = saved_clock
         root.removeHandler(collect)
         np_logger.handlers[:] = saved_handlers
 
@@ -332,7 +327,7 @@ TXT_STRING = st.one_of(
 @given(strings=st.lists(TXT_STRING, min_size=1, max_size=10))
 @example(strings=[b"spam|source\n| listed=99;;;0", b"\x00\x07\xff\xfe"])
 def test_any_txt_record_renders_parseable_output(strings: list[bytes]) -> None:
-    """The whole plugin (dnsclient -> verdict -> Summary -> nagiosplugin Output)
+    """The whole plugin (dnsclient -> verdict -> Summary -> render)
     on a listing whose TXT record is arbitrary bytes, over UDP or TCP."""
     zone = FakeZone("txt.test", listed={ADDR: ("127.0.0.2",)}, txt={ADDR: tuple(strings)})
     with FaultResolver([zone]) as res:
@@ -395,7 +390,7 @@ def _options() -> list[tuple[str, bool]]:
     """(option, takes a value) for every option of the current parser, except
     those that send queries beyond loopback by design or write files."""
     found = []
-    for action in cli.build_parser()._actions:
+    for action in options.build_parser()._actions:
         for option in action.option_strings:
             if "outbound" in option or "state-file" in option:
                 continue
@@ -449,7 +444,7 @@ def _harmless(argv: list[str]) -> bool:
     ):
         return False
     try:
-        args, _ = cli.build_parser().parse_known_args(argv)
+        args, _ = options.build_parser().parse_known_args(argv)
     except BaseException:  # a usage error: nothing is ever sent
         return True
     for text in getattr(args, "nameservers", []):

@@ -36,7 +36,7 @@ from check_dnsbl.history import (
     load,
     update,
 )
-from check_dnsbl.verdict import Status, TargetReport, Verdict
+from check_dnsbl.model import Status, TargetReport, Verdict
 from tests.conftest import ROOT, Run, check_dnsbl
 from tests.dnsworld import DnsWorld, Zone, require_tool
 from tests.test_files import SPECIAL, special_file

@@ -271,7 +271,7 @@ def _conf_arguments() -> dict[str, str]:
 
 def test_command_maps_every_plugin_option() -> None:
     """Each check option has a dnsbl_ variable and the --help text as description."""
-    from check_dnsbl.cli import build_parser
+    from check_dnsbl.options import build_parser
 
     args = _conf_arguments()
     informational = {"show_lists", "version", "help"}  # print and exit UNKNOWN
@@ -307,7 +307,7 @@ def test_command_keys_only_as_files_and_state() -> None:
     """List keys are given as files (dnsbl_*_key_file), never as a variable's
     value, which `icinga2 object list`, Icinga Web and the API show in clear;
     the history goes to a directory Icinga can write."""
-    from check_dnsbl.catalog import KEYS
+    from check_dnsbl.keys import KEYS
 
     text = (ICINGA_DIR / "dnsbl.conf").read_text(encoding="utf-8")
     env = re.search(r"^\tenv = \{\n(.*?)^\t\}", text, re.M | re.S)
@@ -367,7 +367,7 @@ define command {
 
 def test_nagios_command_line_is_accepted_by_the_plugin() -> None:
     """The check_dnsbl command, with the example's $ARG1$, parses as plugin options."""
-    from check_dnsbl.cli import build_parser
+    from check_dnsbl.options import build_parser
 
     cfg = (ICINGA_DIR / "nagios" / "check_dnsbl.cfg").read_text(encoding="utf-8")
     line = re.search(r"command_name\s+check_dnsbl\n\s+command_line\s+(.*)", cfg)

@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from check_dnsbl.resolvers import Resolver, parse_resolver, system_resolvers
+from check_dnsbl.model import Resolver
+from check_dnsbl.resolvers import parse_resolver, system_resolvers
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,9 @@ import ipaddress
 
 import pytest
 
+from check_dnsbl.model import Domain, HostName, Outbound
 from check_dnsbl.querynames import registrable_domain
-from check_dnsbl.targets import Domain, HostName, Outbound, parse_domain, parse_host, parse_mx
+from check_dnsbl.targets import parse_domain, parse_host, parse_mx
 
 
 def test_addresses_and_names() -> None:

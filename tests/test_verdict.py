@@ -3,8 +3,8 @@ import ipaddress
 import pytest
 
 from check_dnsbl.catalog import Catalog
-from check_dnsbl.dnsclient import Failure, Reply
-from check_dnsbl.verdict import Status, Verdict, classify, self_tested, with_txt
+from check_dnsbl.model import Failure, Reply, Status, Verdict
+from check_dnsbl.verdict import classify, self_tested, with_txt
 
 CATALOG = Catalog.load()
 ZEN = CATALOG.get("zen.spamhaus.org")

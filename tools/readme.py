@@ -11,7 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from check_dnsbl.cli import build_parser  # noqa: E402
+from check_dnsbl.options import build_parser  # noqa: E402
 
 README = ROOT / "README.md"
 START, END = "<!-- options:start (make readme) -->", "<!-- options:end -->"
