@@ -21,6 +21,7 @@ import contextlib
 import io
 import ipaddress
 import logging
+import os
 import struct
 import sys
 import time
@@ -80,8 +81,18 @@ def _loopback(host: object) -> bool:
         return False
 
 
+#: Audit events of starting a process: the plugin never runs a command, so
+#: nothing a DNS answer or an argument holds could ever become one.
+PROCESS_EVENTS = {"subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn",
+                  "os.fork", "os.forkpty", "pty.spawn"}  # fmt: skip
+
+
 def _audit(event: str, args: tuple[object, ...]) -> None:
-    """Refuse (and record) any connect/send to, or name lookup of, a non-loopback host."""
+    """Refuse (and record) any process start, and any connect/send to, or
+    name lookup of, a non-loopback host."""
+    if GUARD.on and event in PROCESS_EVENTS:
+        GUARD.violations.append(event)
+        raise PermissionError(f"test guard: {event}")
     if not GUARD.on or not event.startswith("socket."):
         return
     if event in ("socket.connect", "socket.sendto", "socket.sendmsg"):
@@ -517,4 +528,18 @@ def test_the_guard_blocks_traffic_beyond_loopback() -> None:
         finally:
             GUARD.on = False
     assert GUARD.violations == ["socket.connect '192.0.2.1'"]
+    GUARD.violations.clear()
+
+
+def test_the_guard_blocks_starting_a_process() -> None:
+    """The guard every in-process run is under refuses a process start: so the
+    runs above prove the plugin starts none, whatever it is given."""
+    GUARD.violations.clear()
+    GUARD.on = True
+    try:
+        with pytest.raises(PermissionError):
+            os.system("true")
+    finally:
+        GUARD.on = False
+    assert GUARD.violations == ["os.system"]
     GUARD.violations.clear()
