@@ -23,7 +23,7 @@ import secrets
 import socket
 import struct
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from check_dnsbl import wire
 from check_dnsbl.resolvers import Resolver
@@ -50,12 +50,18 @@ Pending = asyncio.Future[wire.Parsed]
 
 @dataclass
 class _Try:
-    """One query sent under one ID: what it asked, its future reply, and
-    what was wrong with the bad replies it got meanwhile."""
+    """One query sent under one ID: what it asked, its future reply, and the
+    bad replies it got meanwhile (how many, what was wrong with the first:
+    a flood of them costs a counter)."""
 
     question: bytes
     future: Pending
-    bad: list[str] = field(default_factory=list)
+    bad: int = 0
+    complaint: str = ""
+
+    def complain(self, resolver: Resolver, what: str, error: object) -> None:
+        self.bad += 1
+        self.complaint = self.complaint or f"{what} reply from resolver {resolver}: {error}"
 
 
 class _Channel(asyncio.DatagramProtocol):
@@ -86,11 +92,11 @@ class _Channel(asyncio.DatagramProtocol):
             reply = wire.parse(data)
         except wire.WireError as exc:
             self.junk += 1
-            sent.bad.append(f"malformed reply from resolver {self.resolver}: {exc}")
+            sent.complain(self.resolver, "malformed", exc)
             return
         if reply.question != sent.question:
             self.junk += 1
-            sent.bad.append(f"mismatched reply from resolver {self.resolver}: another question")
+            sent.complain(self.resolver, "mismatched", "another question")
         elif not sent.future.done():
             sent.future.set_result(reply)
 
@@ -247,14 +253,15 @@ class DnsClient:
             finally:
                 for channel, qid, _ in sent:
                     channel.forget(qid)
-        return self._failure(reason, tries, [text for _, _, one in sent for text in one.bad])
+        return self._failure(reason, tries, [one for _, _, one in sent if one.bad])
 
-    def _failure(self, reason: str, tries: int, bad: list[str]) -> Failure:
+    def _failure(self, reason: str, tries: int, complained: list[_Try]) -> Failure:
         """Why a query ended without a good reply, in words."""
-        if bad:  # what was wrong with the replies says more than the timeout it led to
+        if complained:  # what was wrong with the replies says more than the timeout
+            bad = sum(one.bad for one in complained)
             return Failure(
-                f"{bad[0]} ({len(bad)} malformed or mismatched "
-                f"{'reply' if len(bad) == 1 else 'replies'} to {_tries(tries)})"
+                f"{complained[0].complaint} ({bad} malformed or mismatched "
+                f"{'reply' if bad == 1 else 'replies'} to {_tries(tries)})"
             )
         if tries and "unreachable" not in reason:  # a refusal says all there is to say
             reason += f" after {_tries(tries)}"
