@@ -5,11 +5,16 @@ full dnspython messages (the CPU of a /24 check), and has no notion of a
 run-wide deadline. A DNSBL check sends hundreds to thousands of queries to one
 recursive resolver, and must come back with every answer it got before its
 own time runs out. So: one connected UDP socket per resolver; random query
-IDs; replies matched on ID *and* question (mismatched or malformed packets are
-ignored and counted); bounded queries in flight; retries that rotate through
-the resolvers, where a late answer to an earlier try still counts; TCP when a
-reply is truncated; nothing waits past the deadline. Messages are bytes
-(``wire``), with dnspython's parser for the unusual replies.
+IDs; replies matched on ID *and* question; bounded queries in flight; retries
+that rotate through the resolvers, where a late answer to an earlier try still
+counts; TCP when a reply is truncated; nothing waits past the deadline.
+Messages are bytes (``wire``), with dnspython's parser for the unusual replies.
+
+Only a well-formed reply to the question asked ends a try. A malformed or
+mismatched packet under a try's ID (anyone can send one) is counted and kept
+as that try's complaint: the try waits on for the good reply, and if none
+comes, the query's reason says what was wrong, not a bare timeout. Over TCP
+nobody can inject packets, so a bad TCP reply makes the query unusable at once.
 """
 
 import asyncio
@@ -18,11 +23,28 @@ import secrets
 import socket
 import struct
 import time
+from dataclasses import dataclass
 
 from check_dnsbl import wire
 from check_dnsbl.model import NOT_ASKED, Failure, Outcome, Reply, Resolver
 
 Pending = asyncio.Future[wire.Parsed]
+
+
+@dataclass
+class _Try:
+    """One query sent under one ID: what it asked, its future reply, and the
+    bad replies it got meanwhile (how many, what was wrong with the first:
+    a flood of them costs a counter)."""
+
+    question: bytes
+    future: Pending
+    bad: int = 0
+    complaint: str = ""
+
+    def complain(self, resolver: Resolver, what: str, error: object) -> None:
+        self.bad += 1
+        self.complaint = self.complaint or f"{what} reply from resolver {resolver}: {error}"
 
 
 class _Channel(asyncio.DatagramProtocol):
@@ -31,7 +53,7 @@ class _Channel(asyncio.DatagramProtocol):
     def __init__(self, resolver: Resolver) -> None:
         self.resolver = resolver
         self.transport: asyncio.DatagramTransport | None = None
-        self.pending: dict[int, tuple[bytes, int, Pending]] = {}
+        self.pending: dict[int, _Try] = {}
         self.refused: str = ""
         self.junk = 0
 
@@ -42,21 +64,24 @@ class _Channel(asyncio.DatagramProtocol):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
 
     def datagram_received(self, data: bytes, addr: object) -> None:
-        entry, reply = None, None
         try:
-            entry = self.pending.get(wire.reply_id(data))
-            reply = wire.parse(data, entry[1]) if entry else None
+            sent = self.pending.get(wire.reply_id(data))
         except wire.WireError:
-            pass
-        if (
-            entry is None
-            or reply is None
-            or not reply.flags & wire.QR
-            or reply.question != entry[0]
-        ):
+            sent = None
+        if sent is None:  # no try of ours: nothing to tell
             self.junk += 1
-        elif not entry[2].done():
-            entry[2].set_result(reply)
+            return
+        try:
+            reply = wire.parse(data)
+        except wire.WireError as exc:
+            self.junk += 1
+            sent.complain(self.resolver, "malformed", exc)
+            return
+        if reply.question != sent.question:
+            self.junk += 1
+            sent.complain(self.resolver, "mismatched", "another question")
+        elif not sent.future.done():
+            sent.future.set_result(reply)
 
     def error_received(self, exc: Exception) -> None:
         # A connected UDP socket reports ICMP port unreachable here: nothing
@@ -64,30 +89,30 @@ class _Channel(asyncio.DatagramProtocol):
         self.refused = (
             f"resolver {self.resolver} unreachable ({getattr(exc, 'strerror', None) or exc})"
         )
-        for _, _, future in self.pending.values():
-            if not future.done():
-                future.set_exception(ConnectionRefusedError(self.refused))
+        for sent in self.pending.values():
+            if not sent.future.done():
+                sent.future.set_exception(ConnectionRefusedError(self.refused))
 
-    def send(self, question: bytes, rdtype: int) -> tuple[int, Pending]:
-        """Send the query under a fresh random ID; its reply resolves the future."""
+    def send(self, question: bytes) -> tuple[int, _Try]:
+        """Send the query under a fresh random ID; its reply resolves the try's future."""
         if self.refused or self.transport is None:
             raise ConnectionRefusedError(self.refused)
         qid = secrets.randbelow(65536)
         while qid in self.pending:
             qid = secrets.randbelow(65536)
-        future: Pending = asyncio.get_running_loop().create_future()
-        self.pending[qid] = (question, rdtype, future)
+        sent = _Try(question, asyncio.get_running_loop().create_future())
+        self.pending[qid] = sent
         self.transport.sendto(wire.query(qid, question))
-        return qid, future
+        return qid, sent
 
     def forget(self, qid: int) -> None:
-        entry = self.pending.pop(qid, None)
-        if entry is None:
+        sent = self.pending.pop(qid, None)
+        if sent is None:
             return
-        if not entry[2].done():
-            entry[2].cancel()
-        elif not entry[2].cancelled():
-            entry[2].exception()  # retrieved: asyncio would log it to stderr otherwise
+        if not sent.future.done():
+            sent.future.cancel()
+        elif not sent.future.cancelled():
+            sent.future.exception()  # retrieved: asyncio would log it to stderr otherwise
 
 
 class DnsClient:
@@ -158,7 +183,7 @@ class DnsClient:
         except ValueError as exc:
             return Failure(str(exc))
         reason, tries = "timeout: no answer before the run's deadline (-t)", 0
-        sent: list[tuple[_Channel, int, Pending]] = []
+        sent: list[tuple[_Channel, int, _Try]] = []
         async with self.slots:
             try:
                 for attempt in range(self.retries + 1):
@@ -168,23 +193,32 @@ class DnsClient:
                         break
                     channel, wait = slot
                     try:
-                        qid, future = channel.send(question, rdtype)
+                        qid, one = channel.send(question)
                     except ConnectionRefusedError as exc:
                         reason = str(exc)
                         continue
                     self.sent += 1
                     tries += 1
-                    sent.append((channel, qid, future))
-                    first = await self._first_reply([f for _, _, f in sent if not f.done()], wait)
+                    sent.append((channel, qid, one))
+                    first = await self._first_reply(
+                        [t.future for _, _, t in sent if not t.future.done()], wait
+                    )
                     if isinstance(first, str):
                         reason = first or f"timeout: no answer from resolver {channel.resolver}"
                         if not first and wait < self.query_timeout:  # cut short by the deadline
                             reason = "timeout: no answer before the run's deadline (-t)"
                         continue
-                    answered_by = next(c for c, _, f in sent if f is first).resolver
+                    answered = next(c for c, _, t in sent if t.future is first)
+                    answered_by = answered.resolver
                     reply = first.result()
                     if reply.flags & wire.TC:
-                        tcp = await self._tcp(answered_by, question, rdtype)
+                        try:
+                            tcp = await self._tcp(answered_by, question)
+                        except wire.WireError as exc:  # the resolver's own reply: no retry
+                            answered.junk += 1
+                            return Failure(
+                                f"malformed reply from resolver {answered_by} over TCP: {exc}"
+                            )
                         if tcp is None:
                             reason = (
                                 f"truncated reply and no TCP answer from resolver {answered_by}"
@@ -200,8 +234,18 @@ class DnsClient:
             finally:
                 for channel, qid, _ in sent:
                     channel.forget(qid)
+        return self._failure(reason, tries, [one for _, _, one in sent if one.bad])
+
+    def _failure(self, reason: str, tries: int, complained: list[_Try]) -> Failure:
+        """Why a query ended without a good reply, in words."""
+        if complained:  # what was wrong with the replies says more than the timeout
+            bad = sum(one.bad for one in complained)
+            return Failure(
+                f"{complained[0].complaint} ({bad} malformed or mismatched "
+                f"{'reply' if bad == 1 else 'replies'} to {_tries(tries)})"
+            )
         if tries and "unreachable" not in reason:  # a refusal says all there is to say
-            reason += f" after {tries} {'try' if tries == 1 else 'tries'}"
+            reason += f" after {_tries(tries)}"
         if self.junk:
             reason += f" ({self.junk} malformed or mismatched replies ignored)"
         return Failure(reason)
@@ -248,8 +292,9 @@ class DnsClient:
             futures = list(pending)
         return refused
 
-    async def _tcp(self, resolver: Resolver, question: bytes, rdtype: int) -> wire.Parsed | None:
-        """Ask again over TCP (RFC 7766), within the remaining time."""
+    async def _tcp(self, resolver: Resolver, question: bytes) -> wire.Parsed | None:
+        """Ask again over TCP (RFC 7766), within the remaining time: the reply,
+        None if none came, WireError if it is malformed, mismatched or truncated."""
         wait = min(self.query_timeout, self.deadline - time.monotonic())
         if wait <= 0:
             return None
@@ -261,10 +306,21 @@ class DnsClient:
                 message = wire.query(qid, question)
                 writer.write(struct.pack("!H", len(message)) + message)
                 (length,) = struct.unpack("!H", await reader.readexactly(2))
-                reply = wire.parse(await reader.readexactly(length), rdtype)
-        except (OSError, TimeoutError, EOFError, wire.WireError):
+                data = await reader.readexactly(length)
+        except (OSError, TimeoutError, EOFError):
             return None
         finally:
             if writer is not None:
                 writer.close()
-        return reply if reply.qid == qid and reply.question == question else None
+        reply = wire.parse(data)
+        if reply.flags & wire.TC:
+            raise wire.WireError("TC bit set on a TCP reply")
+        if reply.qid != qid:
+            raise wire.WireError("reply under another ID")
+        if reply.question != question:
+            raise wire.WireError("reply to another question")
+        return reply
+
+
+def _tries(count: int) -> str:
+    return f"{count} {'try' if count == 1 else 'tries'}"

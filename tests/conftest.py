@@ -6,7 +6,22 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from hypothesis import HealthCheck, settings
+
 ROOT = Path(__file__).resolve().parent.parent
+
+#: The hypothesis profile of every property test: small, derandomized, no
+#: database, so CI is fast and every run tries the same examples.
+settings.register_profile(
+    "ci",
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    print_blob=False,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+settings.load_profile("ci")
 
 
 @dataclass(frozen=True)

@@ -47,23 +47,27 @@ import dns.rrset
 
 __all__ = [
     "FAULTS",
+    "MALFORMED",
     "MAX_OUTPUT",
+    "TCP_MALFORMED",
     "TEST_ENTRIES",
     "FakeZone",
     "FaultResolver",
     "closed_port",
     "junk_packets",
     "output_problems",
+    "raw_reply",
+    "rr",
     "txt_strings",
 ]
 
-#: How one zone misbehaves on UDP (TCP always serves the honest answer):
+#: How one zone misbehaves on UDP (over TCP it answers honestly, or ``tcp_junk``):
 #: "serve"            honest answers;
 #: "drop"             never answers;
 #: "servfail"/"refused"  that rcode for every name in the zone;
 #: "answer"           ``FakeZone.answer`` (A records) for every name in the zone;
 #: "tc"               an empty reply with the TC bit: the client must ask over TCP;
-#: "garbage"          only malformed packets (see ``junk_packets``);
+#: "garbage"          only malformed packets (``junk_packets``, or ``FakeZone.junk``);
 #: "wrong-id"         the honest answer under another query ID;
 #: "wrong-question"   right ID, but an answer (127.0.0.2) to another name;
 #: "<fault>+answer"   for the three above: the junk first, then the honest answer.
@@ -102,7 +106,8 @@ class FakeZone:
     the RFC 5782 test entry 127.0.0.2 (and ::ffff:7f00:2) answers 127.0.0.2
     unless ``test_entry`` is false. ``txt`` maps a listed address to its TXT
     strings (bytes, each at most 255). ``delay`` holds every reply back.
-    ``junk`` replaces ``junk_packets`` for the "garbage" faults (fuzzing).
+    ``junk`` replaces ``junk_packets`` for the "garbage" faults (fuzzing, one
+    malformed shape); ``tcp_junk`` replaces the honest reply over TCP.
     """
 
     name: str
@@ -113,6 +118,7 @@ class FakeZone:
     delay: float = 0.0
     test_entry: bool = True
     junk: Callable[[dns.message.Message, bytes], list[bytes]] | None = None
+    tcp_junk: Callable[[dns.message.Message, bytes], bytes] | None = None
 
     def __post_init__(self) -> None:
         if self.fault not in FAULTS:
@@ -489,7 +495,10 @@ class FaultResolver:
             return None
         if not query.question:
             return None
-        honest = self._honest(query)[0].to_wire(max_size=65535)
+        reply, zone = self._honest(query)
+        honest = reply.to_wire(max_size=65535)
+        if zone is not None and zone.tcp_junk is not None:
+            return zone.tcp_junk(query, honest)
         return junk_packets(query, honest)[-1] if self.tcp_mode == "garbage" else honest
 
 
@@ -497,6 +506,183 @@ def _add_a(reply: dns.message.Message, name: dns.name.Name, addresses: Iterable[
     rdatas = [dns.rdtypes.IN.A.A(dns.rdataclass.IN, dns.rdatatype.A, a) for a in addresses]
     if rdatas:
         reply.answer.append(dns.rrset.from_rdata_list(name, 0, rdatas))
+
+
+# --------------------------------------------------------------------------
+# Malformed replies, shape by shape: served by the fault matrix, parsed by test_wire
+
+#: The record types and classes the shapes use.
+_A, _NS, _CNAME, _SOA, _OPT = 1, 2, 5, 6, 41
+_IN, _CH = 1, 3
+_LOOPBACK_2 = bytes([127, 0, 0, 2])
+_QUESTION_NAME = b"\xc0\x0c"  # a pointer to the question's name
+
+
+def rr(
+    rtype: int, rdata: bytes, *, owner: bytes = _QUESTION_NAME, rclass: int = _IN, ttl: int = 60
+) -> bytes:
+    """One resource record in wire form, owned by the question's name unless
+    ``owner`` says otherwise (wire form, compressed or not)."""
+    return owner + struct.pack("!HHIH", rtype, rclass, ttl, len(rdata)) + rdata
+
+
+def raw_reply(
+    query: dns.message.Message,
+    answer: Iterable[bytes] = (),
+    authority: Iterable[bytes] = (),
+    additional: Iterable[bytes] = (),
+    *,
+    flags: int = 0x8180,
+    rcode: int = 0,
+    questions: int = 1,
+    counts: tuple[int, int, int] | None = None,
+    qid: int | None = None,
+) -> bytes:
+    """A reply to ``query`` put together byte by byte, as dnspython would never
+    build it: its ID (or ``qid``), ``flags`` (QR RD RA) with ``rcode``, the
+    question ``questions`` times, the records as given (``rr``); ``counts``
+    overrides the header's record counts."""
+    sections = [list(answer), list(authority), list(additional)]
+    q = query.question[0]
+    question = _name(q.name) + struct.pack("!HH", q.rdtype, q.rdclass)
+    header = struct.pack(
+        "!6H",
+        query.id if qid is None else qid,
+        flags | rcode,
+        questions,
+        *(counts or [len(section) for section in sections]),
+    )
+    return header + question * questions + b"".join(b"".join(s) for s in sections)
+
+
+def _pointer_to_itself(query: dns.message.Message) -> bytes:
+    """An A record whose owner name is a pointer to itself."""
+    offset = 12 + len(_name(query.question[0].name)) + 4
+    return raw_reply(query, [rr(_A, _LOOPBACK_2, owner=struct.pack("!H", 0xC000 | offset))])
+
+
+def _name(name: str | dns.name.Name) -> bytes:
+    """A name in wire form, uncompressed."""
+    wire = (dns.name.from_text(name) if isinstance(name, str) else name).to_wire()
+    assert wire is not None  # None only when writing to a file
+    return wire
+
+
+def _other_question(query: dns.message.Message) -> bytes:
+    """A listing (127.0.0.2) for another name, under the query's ID."""
+    decoy = dns.message.make_query("2.0.0.127.decoy.invalid", dns.rdatatype.A)
+    decoy.id = query.id
+    return raw_reply(decoy, [rr(_A, _LOOPBACK_2)])
+
+
+_LISTED = [rr(_A, _LOOPBACK_2)]
+
+
+def _listed(**header: Any) -> Callable[[dns.message.Message], bytes]:
+    """A listing (127.0.0.2) under a header made wrong by ``header`` (raw_reply's)."""
+    return lambda query: raw_reply(query, _LISTED, **header)
+
+
+_OPT_RR = rr(_OPT, b"", owner=b"\x00", rclass=1232, ttl=0)
+_LOOP = _name("loop.invalid.")
+_SOA_SHORT = b"\x00\x00" + bytes(12)  # root, root, then 12 bytes where 20 belong
+
+#: name -> (the packet answering an A query, what the client must say is wrong).
+#: Each would become a verdict if read carelessly: the listing 127.0.0.2 hides
+#: in most of them, an NXDOMAIN or an empty answer in the others.
+MALFORMED: dict[str, tuple[Callable[[dns.message.Message], bytes], str]] = {
+    "A record of 3 bytes": (
+        lambda q: raw_reply(q, [rr(_A, _LOOPBACK_2[:3])]),
+        "A record of 3 bytes",
+    ),
+    "A record of 5 bytes": (
+        lambda q: raw_reply(q, [rr(_A, _LOOPBACK_2 + b"\x00")]),
+        "A record of 5 bytes",
+    ),
+    "owner name is a compression loop": (
+        _pointer_to_itself,
+        "compression pointer forward or in a loop",
+    ),
+    "owner name points past the end": (
+        lambda q: raw_reply(q, [rr(_A, _LOOPBACK_2, owner=b"\xff\xff")]),
+        "compression pointer past the end",
+    ),
+    "answer of class CH": (
+        lambda q: raw_reply(q, [rr(_A, _LOOPBACK_2, rclass=_CH)]),
+        "answer of class CH",
+    ),
+    "A record for another name": (
+        lambda q: raw_reply(q, [rr(_A, _LOOPBACK_2, owner=_name("2.0.0.127.decoy.invalid."))]),
+        "A record for another name",
+    ),
+    "NXDOMAIN with an A record": (_listed(rcode=3), "NXDOMAIN with A records"),
+    "CNAME loop": (
+        lambda q: raw_reply(q, [rr(_CNAME, _LOOP), rr(_CNAME, _QUESTION_NAME, owner=_LOOP)]),
+        "CNAME chain of 16 links or a CNAME loop",
+    ),
+    "CNAME beside an A record": (
+        lambda q: raw_reply(q, [rr(_CNAME, _LOOP), *_LISTED]),
+        "CNAME and A records for one name",
+    ),
+    "two CNAMEs for one name": (
+        lambda q: raw_reply(q, [rr(_CNAME, _LOOP), rr(_CNAME, _name("other.invalid."))]),
+        "two CNAME records for one name",
+    ),
+    "QR clear": (_listed(flags=0x0180), "QR bit clear: a query, not a response"),
+    "opcode STATUS": (_listed(flags=0x9180), "opcode 2, not QUERY"),
+    "no question": (_listed(questions=0), "0 questions, not 1"),
+    "two questions": (_listed(questions=2), "2 questions, not 1"),
+    "fewer records than announced": (_listed(counts=(2, 0, 0)), "2 records announced, 1 present"),
+    "bytes after the last record": (_listed(counts=(0, 0, 0)), "16 bytes after the last record"),
+    "record running past the end": (
+        lambda q: raw_reply(q, [rr(_A, _LOOPBACK_2)[:-2]]),
+        "A record runs past the end",
+    ),
+    "name longer than 255 bytes": (
+        lambda q: raw_reply(
+            q, _LISTED, [rr(_NS, b"\x00", owner=(b"\x3f" + b"x" * 63) * 4 + b"\x00")]
+        ),
+        "name longer than 255 bytes",
+    ),
+    "label type 0x40": (
+        lambda q: raw_reply(q, [rr(_A, _LOOPBACK_2, owner=b"\x41" + b"x" * 65 + b"\x00")]),
+        "label type 0x40",
+    ),
+    "label type 0x80": (
+        lambda q: raw_reply(q, [rr(_A, _LOOPBACK_2, owner=b"\x81\x00")]),
+        "label type 0x80",
+    ),
+    "OPT record in the answer": (
+        lambda q: raw_reply(q, [_OPT_RR, *_LISTED]),
+        "OPT record not once, for the root, in the additional section",
+    ),
+    "two OPT records": (
+        lambda q: raw_reply(q, _LISTED, additional=[_OPT_RR, _OPT_RR]),
+        "OPT record not once, for the root, in the additional section",
+    ),
+    "NXDOMAIN whose SOA is cut short": (
+        lambda q: raw_reply(q, authority=[rr(_SOA, _SOA_SHORT)], rcode=3),
+        "SOA record of 14 bytes",
+    ),
+    "NS record longer than its name": (
+        lambda q: raw_reply(q, _LISTED, authority=[rr(_NS, _LOOP + b"\x00")]),
+        "NS record longer than its name",
+    ),
+}
+
+#: name -> (the TCP reply to an A query whose UDP reply had TC set, what the client must say).
+TCP_MALFORMED: dict[str, tuple[Callable[[dns.message.Message], bytes], str]] = {
+    "TC set again, an A record inside": (
+        lambda q: raw_reply(q, _LISTED, flags=0x8380),
+        "TC bit set on a TCP reply",
+    ),
+    "under another ID": (
+        lambda q: raw_reply(q, _LISTED, qid=q.id ^ 0x5A5A),
+        "reply under another ID",
+    ),
+    "to another question": (_other_question, "reply to another question"),
+    "A record of 3 bytes": MALFORMED["A record of 3 bytes"],
+}
 
 
 # --------------------------------------------------------------------------

@@ -18,20 +18,27 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import dns.message
+import dns.rdatatype
 import pytest
 
 from tests.conftest import ROOT, Run, check_dnsbl
 from tests.dnsworld import DnsWorld, Zone, require_tool
 from tests.faultservers import (
+    MALFORMED,
     MAX_OUTPUT,
+    TCP_MALFORMED,
     FakeZone,
     FaultResolver,
     closed_port,
     output_problems,
+    raw_reply,
+    rr,
     txt_strings,
 )
 
@@ -265,6 +272,8 @@ BAD = "bad.test"
 HIT = {ADDR: ("127.0.0.3",)}
 TIMEOUT = r"timeout: no answer from resolver {res} after 2 tries"
 IGNORED = TIMEOUT + r" \(\d+ malformed or mismatched replies ignored\)"
+#: A query that got only bad replies under its ID says what was wrong with the first.
+BAD_REPLIES = r" \(\d+ malformed or mismatched replies to 2 tries\)"
 SERVFAIL = r"resolver (?:{res} )?answered SERVFAIL.*"  # naming the resolver is welcome
 REFUSED = r"resolver (?:{res} )?answered REFUSED.*"
 OUTSIDE = (
@@ -293,10 +302,14 @@ LIST_FAULTS = {
     "TC bit, TCP answers garbage": ListFault(
         FakeZone(BAD, fault="tc"),
         "unusable",
-        r"truncated reply and no TCP answer from resolver {res} after 2 tries",
+        r"malformed reply from resolver {res} over TCP: opcode 7, not QUERY",
         tcp="garbage",
     ),
-    "malformed packets only": ListFault(FakeZone(BAD, fault="garbage"), "unusable", IGNORED),
+    "malformed packets only": ListFault(
+        FakeZone(BAD, fault="garbage"),
+        "unusable",
+        r"malformed reply from resolver {res}: question runs past the end" + BAD_REPLIES,
+    ),
     "malformed packets, then the answer": ListFault(
         FakeZone(BAD, fault="garbage+answer", listed=HIT), "listed"
     ),
@@ -304,7 +317,11 @@ LIST_FAULTS = {
     "wrong ID, then the answer": ListFault(
         FakeZone(BAD, fault="wrong-id+answer", listed=HIT), "listed"
     ),
-    "wrong question only": ListFault(FakeZone(BAD, fault="wrong-question"), "unusable", IGNORED),
+    "wrong question only": ListFault(
+        FakeZone(BAD, fault="wrong-question"),
+        "unusable",
+        r"mismatched reply from resolver {res}: another question" + BAD_REPLIES,
+    ),
     # The decoy says 127.0.0.2 (listed) for another name; the right packet says NXDOMAIN.
     "wrong question, then the answer": ListFault(
         FakeZone(BAD, fault="wrong-question+answer"), "clean"
@@ -849,3 +866,125 @@ def test_output_bounded_with_a_list_answering_1000_codes() -> None:
     assert r.returncode == 1
     assert r.value("listed") == "1"
     assert_bounded(r)
+
+
+# --- D: only well-formed replies become verdicts
+
+
+LISTED_ON_BOTH = (
+    f"DNSBL CRITICAL - {ADDR} listed on 2 of 3 lists: good.test (127.0.0.2), {BAD} (127.0.0.3)"
+)
+
+
+def malformed_count(run: Run) -> int:
+    """The -vv count of malformed or mismatched replies."""
+    pattern = r"\d+ queries sent to .+; (\d+) malformed or mismatched replies ignored"
+    found = [m for line in run.long_output if (m := re.fullmatch(pattern, line))]
+    assert len(found) == 1, run.stdout
+    return int(found[0][1])
+
+
+def about_addr(query: dns.message.Message) -> bool:
+    """A query about ADDR, not one of the list's self-test entries."""
+    return query.question[0].name.to_text().startswith(".".join(reversed(ADDR.split("."))))
+
+
+def forged(
+    build: Callable[[dns.message.Message], bytes], fault: str = "garbage", **kwargs: Any
+) -> FakeZone:
+    """bad.test, answering the queries about ADDR with the packet ``build``
+    makes (then, for "garbage+answer", honestly), and its self-test entries
+    honestly once: they pass, the packet is all that stands between ADDR and
+    a verdict."""
+
+    def junk(query: dns.message.Message, honest: bytes) -> list[bytes]:
+        if about_addr(query):
+            return [build(query)]
+        return [] if fault.endswith("+answer") else [honest]
+
+    return FakeZone(BAD, fault=fault, junk=junk, **kwargs)
+
+
+def assert_unusable(run: Run, reason: str, detail: str = "") -> None:
+    """bad.test unusable for ``reason`` (``detail`` after it on its own line)."""
+    line = f"{BAD} unusable for {ADDR}: {reason}{detail}"
+    assert line in run.long_output, run.stdout
+    assert (run.returncode, run.first_line) == (
+        1,
+        f"DNSBL WARNING - {ADDR} listed on 1 of 3 lists: good.test (127.0.0.2); "
+        f"1 unusable: {BAD} ({reason})",
+    )
+    assert (run.value("listed"), run.value("errors")) == ("1", "1")
+    assert_others_intact(run)
+
+
+@pytest.mark.parametrize("shape", MALFORMED, ids=MALFORMED)
+def test_malformed_reply_is_unusable_with_its_reason(shape: str) -> None:
+    """bad.test's A query about ADDR gets only the malformed reply, on each of
+    its 2 tries: 2 counted, no verdict."""
+    build, what = MALFORMED[shape]
+    with FaultResolver([GOOD, OTHER, forged(build)]) as res:
+        r = plugin(res.address, "-H", ADDR, *zones(GOOD, OTHER), "-s", BAD, "-v")
+    reason = f"malformed reply from resolver {res.address}: {what}"
+    assert_unusable(r, reason, " (2 malformed or mismatched replies to 2 tries)")
+    assert malformed_count(r) == 2
+
+
+@pytest.mark.parametrize("shape", ["A record of 3 bytes", "answer of class CH", "QR clear"])
+def test_malformed_reply_then_the_good_one_is_a_listing(shape: str) -> None:
+    """A bad packet under the query's ID (anyone can send one) does not end the
+    try: the resolver's good reply, 20 ms later, still counts."""
+    bad = forged(MALFORMED[shape][0], fault="garbage+answer", listed=HIT)
+    with FaultResolver([GOOD, OTHER, bad]) as res:
+        r = plugin(res.address, "-H", ADDR, *zones(GOOD, OTHER), "-s", BAD, "-v")
+    assert (r.returncode, r.first_line) == (2, LISTED_ON_BOTH)
+    assert_others_intact(r)
+    assert malformed_count(r) == 2  # one per query about ADDR: A and TXT
+
+
+@pytest.mark.parametrize("shape", TCP_MALFORMED, ids=TCP_MALFORMED)
+def test_bad_tcp_reply_is_unusable_at_once(shape: str) -> None:
+    """The UDP reply has TC set; the TCP reply about ADDR is bad. Nobody but
+    the resolver can answer over TCP: unusable at once, no second try."""
+    build, what = TCP_MALFORMED[shape]
+    bad = FakeZone(
+        BAD,
+        fault="tc",
+        listed=HIT,
+        tcp_junk=lambda query, honest: build(query) if about_addr(query) else honest,
+    )
+    with FaultResolver([GOOD, OTHER, bad]) as res:
+        r = plugin(res.address, "-H", ADDR, *zones(GOOD, OTHER), "-s", BAD, "-v")
+        assert res.tcp_queries == 3  # ADDR and the two self-test entries, each once
+    assert_unusable(r, f"malformed reply from resolver {res.address} over TCP: {what}")
+    assert malformed_count(r) == 1
+
+
+def test_extended_rcode_is_not_nxdomain() -> None:
+    """NXDOMAIN in the header, 1 in the OPT record's extended rcode bits: a
+    well-formed reply with rcode 19, which is no "not listed"."""
+    opt = rr(41, b"", owner=b"\x00", rclass=1232, ttl=1 << 24)
+    bad = forged(lambda query: raw_reply(query, additional=[opt], rcode=3))
+    with FaultResolver([GOOD, OTHER, bad]) as res:
+        r = plugin(res.address, "-H", ADDR, *zones(GOOD, OTHER), "-s", BAD, "-v")
+    assert_unusable(r, "resolver answered RCODE19")
+    assert malformed_count(r) == 0
+
+
+def test_malformed_txt_reply_leaves_the_listing_without_a_reason() -> None:
+    """The A reply lists the address; the TXT reply to the same name is
+    malformed (a record without strings): the listing stands, without the
+    list's reason text, and the TXT query's 2 bad replies are counted."""
+
+    def junk(query: dns.message.Message, honest: bytes) -> list[bytes]:
+        if query.question[0].rdtype == dns.rdatatype.TXT:
+            return [raw_reply(query, [rr(dns.rdatatype.TXT, b"")])]
+        return [honest]
+
+    bad = FakeZone(BAD, fault="garbage", listed=HIT, txt={ADDR: (b"spam",)}, junk=junk)
+    with FaultResolver([GOOD, OTHER, bad]) as res:
+        r = plugin(res.address, "-H", ADDR, *zones(GOOD, OTHER), "-s", BAD, "-v")
+    assert (r.returncode, r.first_line) == (2, LISTED_ON_BOTH)
+    assert listed_line(r, BAD) == f"{ADDR} listed on {BAD}: 127.0.0.3", r.stdout
+    assert malformed_count(r) == 2
+    assert_others_intact(r)

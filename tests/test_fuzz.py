@@ -12,7 +12,7 @@ on inputs nobody would think of.
 
 The CLI runs in-process (``cli.main``) so hypothesis can afford examples;
 every socket it opens is checked by an audit hook: loopback only, or the test
-fails. A fixed, small, derandomized profile keeps CI fast and repeatable.
+fails. A fixed, small, derandomized profile (conftest.py) keeps CI fast and repeatable.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import dns.message
 import dns.name
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from check_dnsbl import cli, options
@@ -42,17 +42,6 @@ from check_dnsbl.querynames import ip_query_name
 from check_dnsbl.summary import clean_text, printable
 from check_dnsbl.verdict import LOOPBACK, classify
 from tests.faultservers import FakeZone, FaultResolver, output_problems
-
-settings.register_profile(
-    "ci",
-    max_examples=40,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    print_blob=False,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-)
-settings.load_profile("ci")
 
 ADDR = "192.0.2.99"
 CLOSED = "127.0.0.1:9"  # discard port: nothing listens, the kernel refuses at once
