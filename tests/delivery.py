@@ -109,10 +109,14 @@ class Package:
     def plugin(self) -> Path:
         return self.root / PLUGIN
 
+    @property
+    def pythonpath(self) -> Path:
+        """The package's dist-packages, standing in for /usr/lib/python3/dist-packages."""
+        return self.root / DIST_PACKAGES
+
     def env(self, **extra: str) -> dict[str, str]:
-        """For the extracted plugin: its own modules on the path, as if installed
-        (the package's dist-packages stands in for /usr/lib/python3/dist-packages)."""
-        return clean_env(PYTHONPATH=str(self.root / DIST_PACKAGES), **extra)
+        """For the extracted plugin: its own modules on the path, as if installed."""
+        return clean_env(PYTHONPATH=str(self.pythonpath), **extra)
 
 
 @functools.cache

@@ -385,6 +385,50 @@ def test_make_install_stages_everything_under_destdir(tmp_path: Path) -> None:
     assert live_state() == before
 
 
+def test_make_install_without_destdir_runs_where_it_lands(tmp_path: Path) -> None:
+    """The live layout, each directory a temp one: the plugin runs as installed
+    (no PYTHONPATH), an older make install's venv and symlink are replaced,
+    and make uninstall leaves the tree as it found it."""
+    probe = subprocess.run(
+        [SYSPY, "-c", "import nagiosplugin, dns, ensurepip, wheel"], check=False
+    )
+    require(
+        probe.returncode == 0, "needs python3-venv python3-wheel python3-nagiosplugin/dnspython"
+    )
+    tree, root = delivery.unpacked_sdist(), tmp_path / "root"
+    dirs = {d: root / d for d in ("plugins", "opt", "icinga2/conf.d", "nagios-plugins/config")}
+    for d in dirs.values():
+        d.mkdir(parents=True)
+    before = sorted(root.rglob("*"))
+    lib = dirs["opt"] / "check_dnsbl"
+    old_venv = [lib / "pyvenv.cfg", lib / "bin" / "check_dnsbl"]  # what make install once made
+    for f in old_venv:
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text("")
+    (dirs["plugins"] / "check_dnsbl").symlink_to(lib / "bin" / "check_dnsbl")
+    variables = [
+        f"PLUGINDIR={dirs['plugins']}",
+        f"LIBDIR={lib}",
+        f"ICINGA_CONFDIR={dirs['icinga2/conf.d'] / 'check_dnsbl'}",
+        f"NAGIOS_CONFDIR={dirs['nagios-plugins/config']}",
+    ]
+    proc = make(tree, "install", "SYSTEM_DEPS=yes", *variables)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.startswith(f"check_dnsbl {__version__}\n"), proc.stdout  # its smoke test
+    assert not any(f.exists() for f in old_venv)
+    with DnsWorld(WORLD) as world:
+        run = subprocess.run(
+            [str(dirs["plugins"] / "check_dnsbl"), "--no-state", "-H", CLEAN, *LISTS,
+             "-n", world.resolver],
+            cwd=tmp_path, env=clean_env(), capture_output=True, text=True, timeout=60,
+            check=False,
+        )  # fmt: skip
+    assert (run.returncode, run.stdout.splitlines()[0]) == FIRST_LINES[CLEAN]
+    proc = make(tree, "uninstall", *variables)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert sorted(root.rglob("*")) == before
+
+
 def test_make_install_refuses_what_is_not_its_own(tmp_path: Path) -> None:
     tree, stage = delivery.unpacked_sdist(), tmp_path / "stage"
     foreign = stage / "opt/check_dnsbl/precious"
