@@ -485,6 +485,23 @@ def test_makefile_cannot_touch_a_host_service() -> None:
     assert "apt" not in check and "sudo" not in check and "pip install" not in check
 
 
+def test_make_demo_needs_only_debian_packages() -> None:
+    """make demo: three Debian packages, then /usr/bin/python3; no venv, no PyPI.
+    Run from the unpacked sdist (APT=no): the three runs and their exit codes."""
+    assert make(ROOT, "-n", "demo").stdout.splitlines() == [
+        "tools/apt-install --no-install-recommends rbldnsd python3-nagiosplugin python3-dnspython",
+        f"{SYSPY} demo/run.py",
+    ]
+    require_tool("rbldnsd")
+    tree = delivery.unpacked_sdist()
+    proc = make(tree, "demo", "APT=no")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    codes = re.findall(r"^\(exit code (\d)\)$", proc.stdout, re.M)
+    assert codes == ["0", "2", "1"], proc.stdout  # clean, listed, a dead list beside a live one
+    assert proc.stdout.rstrip().endswith("rbldnsd stopped")
+    assert not (tree / ".venv").exists()
+
+
 @pytest.fixture
 def fake_apt(tmp_path: Path) -> dict[str, str]:
     """tools/apt-install with stand-ins for dpkg-query, apt-get and id on PATH
