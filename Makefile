@@ -28,8 +28,8 @@ DEB_PACKAGES := dpkg-dev debhelper dh-python python3-all python3-setuptools \
 TEST_PACKAGES := $(DEMO_PACKAGES) $(DEB_PACKAGES) unbound dnsutils python3-venv \
 	python3-pytest python3-hypothesis twine icinga2 nagios4-core monitoring-plugins-contrib
 
-LINT := $(VENV)/bin/ruff check check_dnsbl tests bench tools \
-	&& $(VENV)/bin/ruff format --check check_dnsbl tests bench tools \
+LINT := $(VENV)/bin/ruff check check_dnsbl tests bench tools demo \
+	&& $(VENV)/bin/ruff format --check check_dnsbl tests bench tools demo \
 	&& $(VENV)/bin/mypy check_dnsbl tests/dnsworld.py tests/delivery.py tests/test_packaging.py \
 		tools/readme.py tools/debchangelog.py
 

@@ -66,8 +66,8 @@ def main() -> None:
         [
             "/usr/sbin/rbldnsd",
             "-n",
-            "-u",
-            "rbldns",
+            # rbldnsd refuses to run as root; as any other user it stays that user
+            *(["-u", "rbldns"] if os.geteuid() == 0 else []),
             "-b",
             f"127.0.0.1/{port}",
             "-w",
