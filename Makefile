@@ -25,8 +25,8 @@ DEB_PACKAGES := dpkg-dev debhelper dh-python python3-all python3-setuptools \
 	pybuild-plugin-pyproject help2man python3-nagiosplugin python3-dnspython lintian
 # The suite: the DNS servers, both monitoring cores, the deb build, and
 # Debian's own pytest/hypothesis/twine for the run on /usr/bin/python3.
-TEST_PACKAGES := $(DEMO_PACKAGES) $(DEB_PACKAGES) unbound dnsutils python3-venv \
-	python3-pytest python3-hypothesis twine icinga2 nagios4-core monitoring-plugins-contrib
+TEST_PACKAGES := $(sort $(DEMO_PACKAGES) $(DEB_PACKAGES) unbound dnsutils python3-venv \
+	python3-pytest python3-hypothesis twine icinga2 nagios4-core monitoring-plugins-contrib)
 
 LINT := $(VENV)/bin/ruff check check_dnsbl tests bench tools demo \
 	&& $(VENV)/bin/ruff format --check check_dnsbl tests bench tools demo \
