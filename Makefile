@@ -1,28 +1,59 @@
-# check_dnsbl: `make demo` and `make test` do all the set-up on a fresh Debian 12 (as root).
+# check_dnsbl. On Debian 12, as root: `make demo`, `make test`, `make deb`.
+# Without root and apt: `make check`. Packagers: `make install DESTDIR=...`.
+#
+# Set-up leaves the host as it was: tools/apt-install installs only missing
+# Debian packages, starts no daemon while it does, and nothing here stops,
+# disables or reconfigures a service (tests/test_packaging.py holds that).
 SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+.DEFAULT_GOAL := help
 PYTHON ?= python3
 VENV := .venv
 VPY := $(VENV)/bin/python
 SYSPY := /usr/bin/python3
-PLUGINDIR ?= /usr/lib/nagios/plugins
-# Debian packages the suite needs: the DNS servers, Debian's own nagiosplugin and
-# dnspython (the suite runs a second time on them), and pytest for that run.
-APT_PACKAGES := rbldnsd unbound dnsutils python3-venv python3-nagiosplugin python3-dnspython \
-	python3-pytest python3-hypothesis \
-	icinga2 nagios4-core monitoring-plugins-contrib
+APT_INSTALL := tools/apt-install
+# APT=no: use what is installed, never call apt-get (a missing tool then fails
+# or, outside CI, skips its tests).
+APT ?= yes
+NEEDS = $(if $(filter no,$(APT)),,$(1))
+VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"$$/\1/p' check_dnsbl/__init__.py)
 
-.PHONY: deps venv lint unit test test-venv test-debian demo readme clean
+# What each target needs from Debian. The demo runs the plugin on
+# /usr/bin/python3 with Debian's nagiosplugin and dnspython: no PyPI.
+DEMO_PACKAGES := rbldnsd python3-nagiosplugin python3-dnspython
+DEB_PACKAGES := dpkg-dev debhelper dh-python python3-all python3-setuptools \
+	pybuild-plugin-pyproject help2man python3-nagiosplugin python3-dnspython lintian
+# The suite: the DNS servers, both monitoring cores, the deb build, and
+# Debian's own pytest/hypothesis/twine for the run on /usr/bin/python3.
+TEST_PACKAGES := $(sort $(DEMO_PACKAGES) $(DEB_PACKAGES) unbound dnsutils python3-venv \
+	python3-pytest python3-hypothesis twine icinga2 nagios4-core monitoring-plugins-contrib)
 
-# Install only what is missing, so repeated runs stay fast and offline-friendly.
+LINT := $(VENV)/bin/ruff check check_dnsbl tests bench tools demo \
+	&& $(VENV)/bin/ruff format --check check_dnsbl tests bench tools demo \
+	&& $(VENV)/bin/mypy check_dnsbl tests/dnsworld.py tests/delivery.py tests/test_packaging.py \
+		tools/readme.py tools/debchangelog.py
+
+.PHONY: help deps demo-deps deb-deps venv lint test test-venv test-debian check demo \
+	readme deb dist clean
+
+help:
+	@echo "make demo     run the plugin against demo DNSBL zones on loopback (root on Debian 12)"
+	@echo "make test     install what the suite needs, lint, run it on PyPI's and Debian's libraries"
+	@echo "make check    lint and test with what is installed: no root, no apt"
+	@echo "make deb      dist/check-dnsbl_$(VERSION)_all.deb (debhelper, dh-python)"
+	@echo "make dist     sdist and wheel in dist/, checked by twine (PyPI tools in $(VENV))"
+	@echo "make install  DESTDIR= PLUGINDIR= LIBDIR= SYSTEM_DEPS=yes|no CHECK_RBL=yes|no"
+	@echo "APT=no        demo, test, deb, bench: use what is installed, never apt-get"
+	@echo "make bench    check_dnsbl against check_rbl (see bench/README.md)"
+
 deps:
-	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
-		| grep -q 'install ok installed' || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-		echo "apt-get install $$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
-	fi
-	@# Debian's packages start these daemons; the tests start their own on loopback.
-	@-systemctl disable --now unbound rbldnsd >/dev/null 2>&1 || true
+	$(APT_INSTALL) $(TEST_PACKAGES)
+
+demo-deps:
+	$(APT_INSTALL) --no-install-recommends $(DEMO_PACKAGES)
+
+deb-deps:
+	$(APT_INSTALL) --no-install-recommends $(DEB_PACKAGES)
 
 $(VENV)/.stamp: setup.cfg pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,13 +64,11 @@ $(VENV)/.stamp: setup.cfg pyproject.toml requirements-dev.txt
 venv: $(VENV)/.stamp
 
 lint: venv
-	$(VENV)/bin/ruff check check_dnsbl tests bench
-	$(VENV)/bin/ruff format --check check_dnsbl tests bench
-	$(VENV)/bin/mypy check_dnsbl tests/dnsworld.py
+	$(LINT)
 
 # The suite, twice: on current PyPI releases (venv), then on Debian 12's
 # python3-nagiosplugin 1.3.2 and python3-dnspython 2.3.0 (/usr/bin/python3).
-test: deps venv lint test-venv test-debian
+test: $(call NEEDS,deps) venv lint test-venv test-debian
 
 test-venv:
 	$(VPY) -m pytest -q
@@ -47,96 +76,158 @@ test-venv:
 test-debian:
 	PYTHONPATH=$(CURDIR) $(SYSPY) -m pytest -q -p no:cacheprovider
 
-demo: deps venv
-	$(VPY) demo/run.py
+# For contributors: no root, no apt, no PyPI. Lints and tests with what is
+# there (the venv if made, /usr/bin/python3 if it has pytest and the plugin's
+# libraries); tests whose tools are missing skip. Under CI=true nothing may
+# be missing: a skip there is a failure (tests/dnsworld.py's require_tool too).
+check:
+	@ran=0; missing() { echo "make check: $$1"; if [ "$$CI" = true ]; then exit 1; fi; }; \
+	if [ -x $(VENV)/bin/ruff ] && [ -x $(VENV)/bin/mypy ]; then \
+		echo "lint ($(VENV))"; $(LINT); \
+	else missing "no lint: no $(VENV) with ruff and mypy (make venv)"; fi; \
+	for py in $(VPY) $(SYSPY); do \
+		if [ -x $$py ] && $$py -c 'import pytest, hypothesis, nagiosplugin, dns' 2>/dev/null; then \
+			echo "pytest on $$py"; PYTHONPATH=$(CURDIR) $$py -m pytest -q -p no:cacheprovider; ran=1; \
+		else missing "no tests on $$py: it lacks pytest, hypothesis, nagiosplugin or dnspython"; fi; \
+	done; \
+	[ $$ran = 1 ] || { echo "make check: no interpreter can run the suite"; exit 1; }
+
+demo: $(call NEEDS,demo-deps)
+	$(SYSPY) demo/run.py
 
 readme: venv
 	$(VPY) tools/readme.py
 
+# ---------------------------------------------------------------------------
+# Distribution: sdist and wheel (PyPI), and the Debian package.
+
+# PEP 517 with isolation (fetches setuptools from PyPI), then twine's checks.
+dist: venv
+	$(VPY) -m build --outdir dist .
+	$(VPY) -m twine check --strict dist/check_dnsbl-$(VERSION).tar.gz dist/check_dnsbl-$(VERSION)-*.whl
+
+# Built from the sdist, as a distribution builds from the release tarball, with
+# Debian's setuptools and no network, on /usr/bin alone (not a python3 of
+# pyenv or a venv earlier in PATH); debian/changelog comes from CHANGELOG.md.
+DEB_DIR := build/deb
+DEB := dist/check-dnsbl_$(VERSION)_all.deb
+
+deb: $(call NEEDS,deb-deps)
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_DIR) dist
+	$(SYSPY) -c 'import sys; from setuptools import build_meta; build_meta.build_sdist(sys.argv[1])' \
+		$(DEB_DIR) >$(DEB_DIR)/sdist.log
+	tar -xzf $(DEB_DIR)/check_dnsbl-$(VERSION).tar.gz -C $(DEB_DIR)
+	cd $(DEB_DIR)/check_dnsbl-$(VERSION) && $(SYSPY) tools/debchangelog.py >debian/changelog \
+		&& PATH=/usr/sbin:/usr/bin:/sbin:/bin dpkg-buildpackage -b --no-sign
+	mv $(DEB_DIR)/check-dnsbl_$(VERSION)_all.deb $(DEB)
+	@echo "$(DEB) (lintian $(DEB) checks it)"
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
 # ---------------------------------------------------------------------------
-# make install / make uninstall (as root). See icinga/README.md.
+# make install / make uninstall. Every path is under $(DESTDIR), so a packager
+# can stage (make install DESTDIR=/stage); without it, as root, into the live
+# system. See icinga/README.md.
 #
-#   /opt/check_dnsbl/                      a venv of its own with the plugin in it
-#   $(PLUGINDIR)/check_dnsbl               symlink to /opt/check_dnsbl/bin/check_dnsbl
-#   /etc/icinga2/conf.d/check_dnsbl/       dnsbl.conf services.conf notifications.conf
-#                                          (only if /etc/icinga2 exists; ICINGA_CONFDIR= skips)
-#   /etc/nagios-plugins/config/check_dnsbl.cfg   Nagios 4 command + service template
-#                                          (only if that directory exists; NAGIOS_CONFDIR= skips)
+#   $(LIBDIR)/                     the check_dnsbl package (and, unless
+#                                  SYSTEM_DEPS=yes, nagiosplugin and dnspython from PyPI)
+#   $(PLUGINDIR)/check_dnsbl       the plugin: /usr/bin/python3 with $(LIBDIR) first on sys.path
+#   $(ICINGA_CONFDIR)/             dnsbl.conf services.conf notifications.conf
+#                                  (with DESTDIR, or if /etc/icinga2 exists; ICINGA_CONFDIR= skips)
+#   $(NAGIOS_CONFDIR)/check_dnsbl.cfg   Nagios 4 command + service template
+#                                  (with DESTDIR, or if that directory exists; NAGIOS_CONFDIR= skips)
 # Options:
 #   SYSTEM_DEPS=yes  use Debian's python3-nagiosplugin/python3-dnspython instead of
 #                    fetching nagiosplugin/dnspython from PyPI (works offline)
 #   CHECK_RBL=yes    also install as $(PLUGINDIR)/check_rbl (drop-in for the ITL's "rbl"
-#                    command); Debian's Perl check_rbl is moved aside with dpkg-divert
-# make uninstall removes exactly these (the check_rbl drop-in and diversion only if ours).
-INSTALL_VENV ?= /opt/check_dnsbl
-ICINGA_CONFDIR ?= $(if $(wildcard /etc/icinga2),/etc/icinga2/conf.d/check_dnsbl)
-NAGIOS_CONFDIR ?= $(if $(wildcard /etc/nagios-plugins/config),/etc/nagios-plugins/config)
+#                    command); Debian's Perl check_rbl is moved aside with dpkg-divert.
+#                    Not with DESTDIR: a diversion is the package's job (postinst).
+# make uninstall (same variables) removes exactly these, each only if it is ours.
+DESTDIR ?=
+PLUGINDIR ?= /usr/lib/nagios/plugins
+LIBDIR ?= /opt/check_dnsbl
+ICINGA_CONFDIR ?= $(if $(DESTDIR)$(wildcard /etc/icinga2),/etc/icinga2/conf.d/check_dnsbl)
+NAGIOS_CONFDIR ?= $(if $(DESTDIR)$(wildcard /etc/nagios-plugins/config),/etc/nagios-plugins/config)
 ICINGA_FILES := dnsbl.conf services.conf notifications.conf
 SYSTEM_DEPS ?= no
 CHECK_RBL ?= no
+PIP_VENV := build/pip
+PLUGIN := $(DESTDIR)$(PLUGINDIR)/check_dnsbl
+LIB := $(DESTDIR)$(LIBDIR)
 RBL_DIVERTED := $(PLUGINDIR)/check_rbl.check_rbl-perl
-# INSTALL_VENV is only ever deleted when it is a venv with check_dnsbl in it.
-OURS_OR_ABSENT := { [ ! -e "$(INSTALL_VENV)" ] || { [ -f "$(INSTALL_VENV)/pyvenv.cfg" ] && \
-	[ -e "$(INSTALL_VENV)/bin/check_dnsbl" ]; } || \
-	{ echo "$(INSTALL_VENV) exists and is not a check_dnsbl venv: not touching it"; exit 1; }; }
+MARK := \# check_dnsbl launcher, written by make install
+# What make install writes; make uninstall deletes only that (or what an older
+# make install wrote: a venv in LIBDIR, the plugin a symlink into it).
+OURS_OR_ABSENT := { [ ! -e "$(LIB)" ] || ls -d "$(LIB)"/check_dnsbl-*.dist-info >/dev/null 2>&1 || \
+	{ [ -f "$(LIB)/pyvenv.cfg" ] && [ -e "$(LIB)/bin/check_dnsbl" ]; } || \
+	{ echo "$(LIB) exists and is not check_dnsbl's: not touching it"; exit 1; }; }
+PLUGIN_OURS := { grep -qxF "$(MARK)" "$(PLUGIN)" 2>/dev/null || \
+	[ "$$(readlink "$(PLUGIN)")" = "$(LIBDIR)/bin/check_dnsbl" ]; }
+PIP_FLAGS := $(if $(filter yes,$(SYSTEM_DEPS)),--no-deps --no-index --no-build-isolation)
 
 .PHONY: install uninstall
 
-install:
-	@test "$(SYSTEM_DEPS)" = yes || test "$(SYSTEM_DEPS)" = no || { echo "SYSTEM_DEPS=yes|no"; exit 2; }
-	@if [ -e "$(PLUGINDIR)/check_dnsbl" ] && [ "$$(readlink "$(PLUGINDIR)/check_dnsbl")" != "$(INSTALL_VENV)/bin/check_dnsbl" ]; then \
-		echo "$(PLUGINDIR)/check_dnsbl exists and is not ours: not touching it"; exit 1; fi
+# pip only runs from a throwaway venv (/usr/bin/python3 is externally managed,
+# PEP 668); it sees Debian's setuptools and wheel for SYSTEM_DEPS=yes (offline).
+$(PIP_VENV)/bin/pip:
+	$(SYSPY) -m venv --system-site-packages $(PIP_VENV)
+
+install: $(PIP_VENV)/bin/pip
+	@case "$(SYSTEM_DEPS)" in yes|no) ;; *) echo "SYSTEM_DEPS=yes|no"; exit 2;; esac
+	@case "$(CHECK_RBL)$(if $(DESTDIR),+destdir)" in yes+destdir) \
+		echo "CHECK_RBL=yes with DESTDIR: divert check_rbl in the package's postinst"; exit 2;; esac
+	@if [ -e "$(PLUGIN)" ] && ! $(PLUGIN_OURS); then \
+		echo "$(PLUGIN) exists and is not ours: not touching it"; exit 1; fi
 	@$(OURS_OR_ABSENT)
-	rm -rf "$(INSTALL_VENV)"
-	@# The venv uses /usr/bin/python3, never the dev .venv, so it outlives the checkout.
-ifeq ($(SYSTEM_DEPS),yes)
-	$(SYSPY) -m venv --system-site-packages "$(INSTALL_VENV)"
-	"$(INSTALL_VENV)/bin/python" -m pip install -q --no-index --no-deps --no-build-isolation .
-	"$(INSTALL_VENV)/bin/python" -c 'import nagiosplugin, dns.resolver'
-else
-	$(SYSPY) -m venv "$(INSTALL_VENV)"
-	"$(INSTALL_VENV)/bin/python" -m pip install -q --no-cache-dir .
-endif
-	rm -rf build
-	install -d "$(PLUGINDIR)"
-	ln -sfn "$(INSTALL_VENV)/bin/check_dnsbl" "$(PLUGINDIR)/check_dnsbl"
+	rm -rf "$(LIB)"
+	$(PIP_VENV)/bin/pip install -q --no-compile --target "$(LIB)" $(PIP_FLAGS) .
+	rm -rf "$(LIB)/bin"
+	$(SYSPY) -m compileall -q -d "$(LIBDIR)" "$(LIB)"
+	install -d "$(DESTDIR)$(PLUGINDIR)"
+	rm -f "$(PLUGIN)"
+	printf '%s\n' '#!$(SYSPY)' '$(MARK)' 'import sys' 'sys.path.insert(0, "$(LIBDIR)")' \
+		'from check_dnsbl.cli import main' 'main()' >"$(PLUGIN)"
+	chmod 0755 "$(PLUGIN)"
 ifeq ($(CHECK_RBL),yes)
-	@if [ -L "$(PLUGINDIR)/check_rbl" ] && [ "$$(readlink "$(PLUGINDIR)/check_rbl")" = "$(INSTALL_VENV)/bin/check_dnsbl" ]; then :; \
+	@if [ -L "$(PLUGINDIR)/check_rbl" ] && [ "$$(readlink "$(PLUGINDIR)/check_rbl")" = check_dnsbl ]; then :; \
 	elif command -v dpkg-divert >/dev/null; then \
 		dpkg-divert --local --rename --divert "$(RBL_DIVERTED)" --add "$(PLUGINDIR)/check_rbl"; \
 	elif [ -e "$(PLUGINDIR)/check_rbl" ]; then \
 		echo "$(PLUGINDIR)/check_rbl exists: move it aside first"; exit 1; fi
-	ln -sfn "$(INSTALL_VENV)/bin/check_dnsbl" "$(PLUGINDIR)/check_rbl"
+	ln -sfn check_dnsbl "$(PLUGINDIR)/check_rbl"
 endif
 ifneq ($(ICINGA_CONFDIR),)
-	install -d "$(ICINGA_CONFDIR)"
-	install -m 0644 $(addprefix icinga/,$(ICINGA_FILES)) "$(ICINGA_CONFDIR)/"
+	install -d "$(DESTDIR)$(ICINGA_CONFDIR)"
+	install -m 0644 $(addprefix icinga/,$(ICINGA_FILES)) "$(DESTDIR)$(ICINGA_CONFDIR)/"
 endif
 ifneq ($(NAGIOS_CONFDIR),)
-	install -d "$(NAGIOS_CONFDIR)"
-	install -m 0644 icinga/nagios/check_dnsbl.cfg "$(NAGIOS_CONFDIR)/check_dnsbl.cfg"
+	install -d "$(DESTDIR)$(NAGIOS_CONFDIR)"
+	install -m 0644 icinga/nagios/check_dnsbl.cfg "$(DESTDIR)$(NAGIOS_CONFDIR)/check_dnsbl.cfg"
 endif
-	"$(PLUGINDIR)/check_dnsbl" --version || test $$? -eq 3
-	@echo "Installed. Then: icinga2 daemon -C && systemctl reload icinga2 (see icinga/README.md)"
+ifeq ($(DESTDIR),)
+	"$(PLUGIN)" --version || test $$? -eq 3
+	@echo "Installed. Then validate (icinga2 daemon -C) and reload Icinga 2: see icinga/README.md"
+endif
 
 uninstall:
-	@for f in check_dnsbl check_rbl; do \
-		if [ -L "$(PLUGINDIR)/$$f" ] && [ "$$(readlink "$(PLUGINDIR)/$$f")" = "$(INSTALL_VENV)/bin/check_dnsbl" ]; then \
-			echo "rm $(PLUGINDIR)/$$f"; rm -f "$(PLUGINDIR)/$$f"; fi; \
-	done
+	@if [ -e "$(PLUGIN)" ] && $(PLUGIN_OURS); then echo "rm $(PLUGIN)"; rm -f "$(PLUGIN)"; fi
+	@rbl="$(DESTDIR)$(PLUGINDIR)/check_rbl"; if [ -L "$$rbl" ] && \
+		case "$$(readlink "$$rbl")" in check_dnsbl|$(LIBDIR)/bin/check_dnsbl) true;; *) false;; esac; \
+		then echo "rm $$rbl"; rm -f "$$rbl"; fi
+ifeq ($(DESTDIR),)
 	@if command -v dpkg-divert >/dev/null && dpkg-divert --list "$(PLUGINDIR)/check_rbl" | grep -qF "$(RBL_DIVERTED)"; then \
 		dpkg-divert --local --rename --remove "$(PLUGINDIR)/check_rbl"; fi
+endif
 	@$(OURS_OR_ABSENT)
-	rm -rf "$(INSTALL_VENV)"
+	rm -rf "$(LIB)"
 ifneq ($(ICINGA_CONFDIR),)
-	rm -f $(addprefix "$(ICINGA_CONFDIR)"/,$(ICINGA_FILES))
-	rmdir "$(ICINGA_CONFDIR)" 2>/dev/null || true
+	rm -f $(addprefix "$(DESTDIR)$(ICINGA_CONFDIR)"/,$(ICINGA_FILES))
+	rmdir "$(DESTDIR)$(ICINGA_CONFDIR)" 2>/dev/null || true
 endif
 ifneq ($(NAGIOS_CONFDIR),)
-	rm -f "$(NAGIOS_CONFDIR)/check_dnsbl.cfg"
+	rm -f "$(DESTDIR)$(NAGIOS_CONFDIR)/check_dnsbl.cfg"
 endif
 
 # `make bench`: check_dnsbl vs check_rbl on a loopback DNS world in a private network
@@ -149,14 +240,7 @@ BENCH_ARGS ?=
 .PHONY: bench bench-deps
 
 bench-deps:
-	@missing=$$(for p in $(BENCH_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
-		| grep -q 'install ok installed' || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-		echo "apt-get install $$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			--no-install-recommends $$missing >/dev/null; \
-	fi
-	@-systemctl disable --now unbound rbldnsd >/dev/null 2>&1 || true
+	$(APT_INSTALL) --no-install-recommends $(BENCH_PACKAGES)
 
-bench: bench-deps venv
+bench: $(call NEEDS,bench-deps) venv
 	$(VPY) -m bench.run $(BENCH_ARGS)

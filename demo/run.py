@@ -2,7 +2,9 @@
 
 rbldnsd (the server real DNSBL mirrors run) serves zen.spamhaus.org,
 b.barracudacentral.org and bl.spamcop.net from demo/zones, plus a dead list
-that lists every address. The installed check_dnsbl asks it directly.
+that lists every address. check_dnsbl, from this checkout, asks it directly,
+on the interpreter that runs this script (`make demo`: /usr/bin/python3 with
+Debian's python3-nagiosplugin and python3-dnspython).
 """
 
 import os
@@ -15,7 +17,7 @@ import time
 from pathlib import Path
 
 ZONES = Path(__file__).with_name("zones")
-PLUGIN = Path(sys.executable).with_name("check_dnsbl")
+ROOT = Path(__file__).resolve().parent.parent
 LISTS = ["zen.spamhaus.org", "b.barracudacentral.org", "bl.spamcop.net"]
 RUNS = [
     ("a clean address", ["-H", "192.0.2.1"]),
@@ -64,8 +66,8 @@ def main() -> None:
         [
             "/usr/sbin/rbldnsd",
             "-n",
-            "-u",
-            "rbldns",
+            # rbldnsd refuses to run as root; as any other user it stays that user
+            *(["-u", "rbldns"] if os.geteuid() == 0 else []),
             "-b",
             f"127.0.0.1/{port}",
             "-w",
@@ -80,11 +82,11 @@ def main() -> None:
         print(f"rbldnsd serving {len(specs)} demo zones on 127.0.0.1:{port}\n")
         for title, args in RUNS:
             lists = [] if "-s" in args else [a for z in LISTS for a in ("-s", z)]
-            argv = [str(PLUGIN), "-n", f"127.0.0.1:{port}", *args, *lists]
-            shown = " ".join(a for a in argv[1:])
-            print(f"--- {title}: check_dnsbl {shown}")
+            options = ["-n", f"127.0.0.1:{port}", *args, *lists]
+            argv = [sys.executable, "-m", "check_dnsbl", *options]
+            print(f"--- {title}: check_dnsbl {' '.join(options)}")
             # history in the demo's own temp dir: each demo starts with none
-            env = {**os.environ, "STATE_DIRECTORY": str(workdir)}
+            env = {**os.environ, "STATE_DIRECTORY": str(workdir), "PYTHONPATH": str(ROOT)}
             proc = subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
             print(proc.stdout + proc.stderr, end="")
             print(f"(exit code {proc.returncode})\n")

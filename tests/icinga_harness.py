@@ -4,7 +4,8 @@ Nothing here touches /etc/icinga2 or /var/lib/icinga2: every path constant of
 the daemon (DataDir, LogDir, CacheDir, SpoolDir, InitRunDir, ZonesDir,
 ConfigDir) points into the temp dir, and the daemon runs as the current user.
 The plugin is run through a small sh wrapper in a temp PluginContribDir, so
-the suite works on the dev venv and on Debian's /usr/bin/python3 alike.
+the suite works on the dev venv and on Debian's /usr/bin/python3 alike, or
+runs the plugin of the extracted Debian package.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tests.delivery import Package
 
 REPO = Path(__file__).resolve().parent.parent
 ICINGA_DIR = REPO / "icinga"
@@ -54,8 +59,12 @@ def write_plugin_wrapper(
     state_dir: Path,
     extra_args: Sequence[str] = (),
     argv_log: Path | None = None,
+    package: Package | None = None,
 ) -> Path:
-    """An executable that runs this checkout's check_dnsbl with this interpreter.
+    """An executable that runs check_dnsbl: this checkout's with this
+    interpreter, or ``package``'s (an extracted .deb, see tests/delivery.py):
+    its /usr/lib/nagios/plugins/check_dnsbl, as installed, on /usr/bin/python3
+    with its own modules and Debian's libraries only.
 
     ``argv_log`` records the arguments the caller passed, one line per run,
     before ``extra_args`` are appended. The plugin keeps its listing history
@@ -65,12 +74,16 @@ def write_plugin_wrapper(
     lines = ["#!/bin/sh"]
     if argv_log is not None:
         lines.append(f'printf "%s\\n" "$*" >> {shlex.quote(str(argv_log))}')
-    pythonpath = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+    if package is None:
+        pythonpath = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+        plugin = [sys.executable, "-m", "check_dnsbl"]
+    else:
+        pythonpath, plugin = str(package.pythonpath), [str(package.plugin)]
     lines += [
         f": ${{STATE_DIRECTORY:={shlex.quote(str(state_dir))}}}",
         "export STATE_DIRECTORY",
-        f"PYTHONPATH={shlex.quote(pythonpath)} exec {shlex.quote(sys.executable)} "
-        f'-m check_dnsbl "$@" {shlex.join(extra_args)}'.rstrip(),
+        f"PYTHONPATH={shlex.quote(pythonpath)} exec {shlex.join(plugin)} "
+        f'"$@" {shlex.join(extra_args)}'.rstrip(),
     ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     path.chmod(0o755)

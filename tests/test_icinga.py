@@ -11,8 +11,11 @@
   check_rbl; no icinga2 process outlives the test;
 - end to end, the shipped apply rules as they are: the volatile companion
   ``dnsbl-new-listings`` mails exactly once per new listing, also while the
-  main ``dnsbl`` service stays CRITICAL, and nothing while nothing changes;
-- ``make install`` / ``make uninstall`` round trip into a temp tree.
+  main ``dnsbl`` service stays CRITICAL, and nothing while nothing changes.
+
+``make install`` and the Debian package are tested in tests/test_packaging.py;
+the first end-to-end test runs the plugin and the CheckCommand as the .deb
+installs them (extracted, tests/delivery.py).
 
 Nothing is mocked. Under CI=true a missing icinga2/nagios4 fails, never skips.
 """
@@ -20,7 +23,6 @@ Nothing is mocked. Under CI=true a missing icinga2/nagios4 fails, never skips.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shlex
 import shutil
@@ -30,10 +32,10 @@ from pathlib import Path
 
 import pytest
 
+from tests import delivery
 from tests.dnsworld import DnsWorld, Zone, require_tool
 from tests.icinga_harness import (
     ICINGA_DIR,
-    REPO,
     SHIPPED_CONF,
     GraphiteSink,
     Icinga,
@@ -510,11 +512,16 @@ def world() -> Iterator[DnsWorld]:
 
 
 def test_icinga_e2e_notifies_and_recovers(icinga2: str, world: DnsWorld, tmp_path: Path) -> None:
+    """As the Debian package installs it: its plugin, its CheckCommand (from
+    plugins-contrib.d) and its example services and notifications."""
+    pkg = delivery.package()
     plugins = tmp_path / "plugins"
     plugins.mkdir()
     state = tmp_path / "state"  # for runs Icinga does not give a STATE_DIRECTORY
     dnsbl_argv, rbl_argv = tmp_path / "dnsbl.argv", tmp_path / "rbl.argv"
-    write_plugin_wrapper(plugins / "check_dnsbl", state_dir=state, argv_log=dnsbl_argv)
+    write_plugin_wrapper(
+        plugins / "check_dnsbl", state_dir=state, argv_log=dnsbl_argv, package=pkg
+    )
     # The drop-in: check_dnsbl under the name check_rbl. The ITL's rbl command has
     # no resolver option; a production host uses /etc/resolv.conf, this test must
     # stay on the loopback DnsWorld, so the wrapper appends -n after Icinga's argv.
@@ -523,6 +530,7 @@ def test_icinga_e2e_notifies_and_recovers(icinga2: str, world: DnsWorld, tmp_pat
         state_dir=state,
         argv_log=rbl_argv,
         extra_args=["-n", world.resolver],
+        package=pkg,
     )
     spool = tmp_path / "mail.spool"
     sendmail = write_fake_sendmail(tmp_path / "sendmail", spool)
@@ -545,7 +553,10 @@ def test_icinga_e2e_notifies_and_recovers(icinga2: str, world: DnsWorld, tmp_pat
             tmp_path / "icinga",
             exe=icinga2,
             plugin_contrib_dir=plugins,
-            includes=[ICINGA_DIR / f for f in SHIPPED_CONF],
+            includes=[
+                pkg.root / delivery.CHECKCOMMAND,
+                *(pkg.root / delivery.EXAMPLES / f for f in SHIPPED_CONF[1:]),
+            ],
             body=body,
             perfdata_writer=True,
         )
@@ -939,76 +950,3 @@ def _new_listings(icinga: Icinga, world: DnsWorld, spool: Path, argv_log: Path) 
     assert not any("--state-file" in a for a in runs if a not in companion)
     files = sorted(p.name for p in data.glob("*.json"))
     assert len(files) == 2 and "mx1!dnsbl-new-listings.json" in files, files
-
-
-# ------------------------------------------------------------ make install
-
-
-def test_make_install_and_uninstall(tmp_path: Path) -> None:
-    """Into a temp tree, on Debian's python3-nagiosplugin/dnspython (offline)."""
-    require_tool("make")
-    syspy = Path("/usr/bin/python3")
-    probe = subprocess.run(
-        [str(syspy), "-c", "import nagiosplugin, dns.resolver, venv, ensurepip"],
-        capture_output=True, check=False,
-    )  # fmt: skip
-    if probe.returncode != 0:
-        msg = "needs /usr/bin/python3 with python3-venv python3-nagiosplugin python3-dnspython"
-        if os.environ.get("CI") == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
-    src = tmp_path / "src"  # a copy: the build must not write into the checkout
-    src.mkdir()
-    for name in ("Makefile", "setup.cfg", "pyproject.toml", "README.md"):
-        shutil.copy(REPO / name, src / name)
-    for tree in ("check_dnsbl", "icinga"):
-        shutil.copytree(
-            REPO / tree, src / tree, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
-        )
-    sysroot = tmp_path / "root"
-    plugindir, nagiosdir = sysroot / "plugins", sysroot / "nagios-plugins-config"
-    for existing in (plugindir, nagiosdir, sysroot / "icinga2" / "conf.d", sysroot / "opt"):
-        existing.mkdir(parents=True)  # as on a Debian system with icinga2 and nagios4
-    variables = [
-        f"INSTALL_VENV={sysroot / 'opt' / 'check_dnsbl'}",
-        f"PLUGINDIR={plugindir}",
-        f"ICINGA_CONFDIR={sysroot / 'icinga2' / 'conf.d' / 'check_dnsbl'}",
-        f"NAGIOS_CONFDIR={nagiosdir}",
-        f"SYSPY={syspy}",
-    ]
-    before = sorted(p.relative_to(sysroot) for p in sysroot.rglob("*"))
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    env["STATE_DIRECTORY"] = str(tmp_path / "state")  # the plugin's history, not in ~
-    make = ["make", "-s", "-C", str(src)]
-    proc = subprocess.run(
-        [*make, "install", "SYSTEM_DEPS=yes", *variables],
-        capture_output=True, text=True, env=env, timeout=300, check=False,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    installed = sorted(
-        str(p.relative_to(sysroot)) for p in sysroot.rglob("*") if "opt" not in p.parts
-    )
-    assert installed == [
-        "icinga2", "icinga2/conf.d", "icinga2/conf.d/check_dnsbl",
-        "icinga2/conf.d/check_dnsbl/dnsbl.conf", "icinga2/conf.d/check_dnsbl/notifications.conf",
-        "icinga2/conf.d/check_dnsbl/services.conf", "nagios-plugins-config",
-        "nagios-plugins-config/check_dnsbl.cfg", "plugins", "plugins/check_dnsbl",
-    ]  # fmt: skip
-    plugin = plugindir / "check_dnsbl"
-    assert os.readlink(plugin) == str(sysroot / "opt" / "check_dnsbl" / "bin" / "check_dnsbl")
-    with DnsWorld([zen(listed=True)]) as w:
-        done = subprocess.run(
-            [str(plugin), "-H", LISTED, "-s", "zen.spamhaus.org", "-n", w.resolver],
-            capture_output=True, text=True, env=env, timeout=60, check=False,
-        )  # fmt: skip
-    assert done.returncode == 2, done.stdout + done.stderr
-    assert SPAMHAUS_DELIST in done.stdout
-    assert not (src / "build").exists()
-
-    proc = subprocess.run(
-        [*make, "uninstall", *variables],
-        capture_output=True, text=True, env=env, timeout=120, check=False,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    after = sorted(p.relative_to(sysroot) for p in sysroot.rglob("*"))
-    assert after == before

@@ -1,10 +1,12 @@
 """Keep the README's option table true: regenerate it from the plugin's parser.
 
 `make readme` rewrites the block between the markers; a test fails when the
-README and --help disagree.
+README and --help disagree. --extra-opts is expanded before the parser runs,
+so its row comes from the --help epilog, which documents it.
 """
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -25,7 +27,18 @@ def option_table() -> str:
         if action.metavar and not isinstance(action, argparse._CountAction):
             flags += f" `{action.metavar}`"
         rows.append(f"| {flags} | {(action.help or '').replace('|', '/')} |")
+    # before --show-lists: the options that print and exit come last
+    rows.insert(next(i for i, r in enumerate(rows) if "`--show-lists`" in r), extra_opts_row())
     return "\n".join(rows)
+
+
+def extra_opts_row() -> str:
+    """The row for ``--extra-opts=ARG text...`` in the --help epilog."""
+    epilog = " ".join((build_parser().epilog or "").split())
+    match = re.search(r"(--extra-opts)=(\S+) (.+)$", epilog)
+    assert match, "--help no longer documents --extra-opts"
+    flag, arg, text = match.groups()
+    return f"| `{flag}` `{arg}` | {text.replace('|', '/')} |"
 
 
 def render(text: str) -> str:
