@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from check_dnsbl import __version__
-from check_dnsbl.cli import build_parser
+from check_dnsbl.options import build_parser
 from tests import delivery
 from tests.conftest import ROOT
 from tests.delivery import (

@@ -9,7 +9,7 @@ import re
 import sys
 
 from check_dnsbl.catalog import Catalog
-from check_dnsbl.cli import build_parser
+from check_dnsbl.options import build_parser
 from check_dnsbl.targets import HARD_MAX_ADDRESSES
 from tests.conftest import ROOT, check_dnsbl
 from tests.dnsworld import DnsWorld, Zone
@@ -48,7 +48,7 @@ def test_stated_defaults_are_the_parsers() -> None:
         str(d["warning"]),
         str(d["critical"]),
     )
-    assert claim(r"up to `--max-addresses` \(default (\d+), hard cap (\d+)\)") == (
+    assert claim(r"`--max-addresses` \(default (\d+), at most (\d+)\) caps") == (
         str(d["max_addresses"]),
         str(HARD_MAX_ADDRESSES),
     )
