@@ -234,7 +234,7 @@ def pyspy(pyspy_exe: str, python: str, args: Sequence[str], out: Path, top: int 
 
 
 def _short(filename: str) -> str:
-    for marker in ("site-packages/", "lib/python3.11/", "/work/main/"):
+    for marker in ("site-packages/", "lib/python3.11/", f"{w.REPO}/"):
         if marker in filename:
             return filename.split(marker, 1)[1]
     return filename
@@ -259,7 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     slow_net = [*net[:-6], "-t", "120", "-w", "1", "-c", "1"]  # cProfile is ~3x slower
     spy = args.py_spy or shutil.which("py-spy", path=str(Path(args.plugin).parent)) or ""
     report = ["# check_dnsbl profile", ""]
-    with w.removed_after(workdir, False), w.World(workdir, zones, delay=args.delay / 1000):
+    with w.removed_after(workdir, False), w.make_world(workdir, zones, args.delay / 1000):
         subprocess.run(
             [python, "-m", "check_dnsbl", *one], check=False, capture_output=True, cwd="/"
         )

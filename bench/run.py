@@ -14,7 +14,9 @@ wrong plugin answer (exit status 1).
 """
 
 import argparse
+import contextlib
 import ipaddress
+import json
 import os
 import platform
 import re
@@ -22,14 +24,14 @@ import shlex
 import statistics
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bench import world as w
+from tests.dnsworld import DnsWorld, relay_control
 
 CHECK_RBL = "/usr/lib/nagios/plugins/check_rbl"
 #: Where ``make install CHECK_RBL=yes`` moves Debian's Perl check_rbl (dpkg-divert).
@@ -65,6 +67,32 @@ class Scenario:
     reps: int
 
 
+class Spawner:
+    """``bench/spawn.py``: the small process that starts and measures the plugins,
+    so that this harness's own peak RSS (dnspython) is not the RSS column's floor."""
+
+    def __init__(self) -> None:
+        script = str(Path(__file__).with_name("spawn.py"))
+        self.proc = subprocess.Popen(
+            [sys.executable, script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+
+    def ask(self, request: dict[str, object]) -> dict[str, Any]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise SystemExit("bench: bench/spawn.py died")
+        reply: dict[str, Any] = json.loads(line)
+        return reply
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
 @dataclass(frozen=True)
 class Plugins:
     """The two programs and how to drive them."""
@@ -74,42 +102,25 @@ class Plugins:
     rbl_source: str  # where the Perl check_rbl was copied from
     cidr: bool  # check_dnsbl takes -H 192.0.2.0/24 (else 256 -H)
     rbl_limit: int  # check_rbl runs on the first N addresses of a network
+    spawner: Spawner
 
 
 # --------------------------------------------------------------------------
 # Running one plugin process
 
 
-def measure(argv: Sequence[str], timeout: float) -> Sample:
-    """Run ``argv`` once; wall clock around fork..reap, rusage of the child."""
-    with tempfile.TemporaryFile() as out:
-        before, drops = w.relay_stats()["received"], w.udp_drops()
-        start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
-        killer = threading.Timer(timeout, proc.kill)
-        killer.start()
-        try:
-            _, status, usage = os.wait4(proc.pid, 0)
-        except BaseException:  # e.g. ^C: leave no plugin behind
-            proc.kill()
-            proc.wait()
-            raise
-        finally:
-            killer.cancel()
-        wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        queries = w.relay_stats()["received"] - before
-        drops = w.udp_drops() - drops
-        out.seek(0)
-        output = out.read().decode("utf-8", "replace")
+def measure(p: Plugins, argv: Sequence[str], timeout: float) -> Sample:
+    """Run ``argv`` once (``Spawner``), counting the queries and UDP drops meanwhile."""
+    before, drops = relay_control(w.RELAY_CONTROL)["received"], w.udp_drops()
+    run = p.spawner.ask({"argv": list(argv), "timeout": timeout})
     return Sample(
-        wall=wall,
-        cpu=usage.ru_utime + usage.ru_stime,
-        rss_mb=usage.ru_maxrss / 1024,
-        queries=queries,
-        exit=proc.returncode,
-        output=output,
-        drops=drops,
+        wall=run["wall"],
+        cpu=run["cpu"],
+        rss_mb=run["rss_kb"] / 1024,
+        queries=relay_control(w.RELAY_CONTROL)["received"] - before,
+        exit=run["exit"],
+        output=run["output"],
+        drops=w.udp_drops() - drops,
     )
 
 
@@ -126,15 +137,6 @@ def combine(samples: list[Sample]) -> Sample:
         runs=len(samples),
         problems=[p for s in samples for p in s.problems],
     )
-
-
-def own_peak_rss_mb() -> float:
-    """This process's peak RSS. Linux carries it into every child it forks and
-    execs (``ru_maxrss`` never starts lower), so it is the floor of the RSS column."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 # --------------------------------------------------------------------------
@@ -208,7 +210,7 @@ def rbl_outcome(s: Sample) -> str:
 
 
 def run_dnsbl(p: Plugins, sc: Scenario) -> Sample:
-    s = measure(dnsbl_argv(p, sc), sc.timeout + RUN_GRACE)
+    s = measure(p, dnsbl_argv(p, sc), sc.timeout + RUN_GRACE)
     s.problems = verify_dnsbl(sc, s)
     return s
 
@@ -218,7 +220,7 @@ def run_rbl(p: Plugins, sc: Scenario) -> Sample:
     limit = min(p.rbl_limit, len(sc.addresses))
     samples = []
     for address in sc.addresses[:limit]:
-        s = measure(rbl_argv(p, sc, address), sc.timeout + RUN_GRACE)
+        s = measure(p, rbl_argv(p, sc, address), sc.timeout + RUN_GRACE)
         s.problems = verify_rbl(sc, address, s)
         samples.append(s)
     total = combine(samples)
@@ -255,7 +257,7 @@ class Result:
         return statistics.median(values)
 
 
-def run_scenario(world: w.World, sc: Scenario, p: Plugins, log: Callable[[str], None]) -> Result:
+def run_scenario(world: DnsWorld, sc: Scenario, p: Plugins, log: Callable[[str], None]) -> Result:
     fresh = w.DEAD_ZONE in sc.zones  # each run meets a resolver that never saw the dead list
     result = Result(sc)
     # One untimed warm-up of each: page cache, .pyc files, unbound's RTT estimate.
@@ -426,7 +428,7 @@ def machine_info(p: Plugins) -> list[str]:
         f"- check_dnsbl: `{p.dnsbl}` ({_cmd([p.dnsbl, '-V'])}, tree {head}; {versions})",
         f"- check_rbl: a copy of `{p.rbl_source}` ({_cmd([p.rbl, '-V']).split(' [')[0]}; "
         f"{_cmd(['perl', '-e', 'print qq{Perl $^V}'])}, {netdns}); 20 queries in flight",
-        f"- DNS: {pkgs.rstrip(', ')}; delay relay in Python (bench/relay.py)",
+        f"- DNS: {pkgs.rstrip(', ')}; delay relay in Python (tests/dnsrelay.py)",
     ]
 
 
@@ -525,7 +527,9 @@ def takes_networks(plugin: str, wanted: str) -> bool:
     return bool(re.search(r"\bnetwork\b", out.stdout))
 
 
-def calibrate(world: w.World, sc: Scenario, p: Plugins, reps: int) -> dict[str, list[float]]:
+def calibrate(
+    world: DnsWorld, sc: Scenario, p: Plugins, reps: int, delay: float
+) -> dict[str, list[float]]:
     """The 1 x N run with no delay (start-up + CPU), and ``check_dnsbl -V``."""
     world.set_delay(0.0)
     startup: dict[str, list[float]] = {"dnsbl": [], "rbl": [], "version": []}
@@ -533,8 +537,8 @@ def calibrate(world: w.World, sc: Scenario, p: Plugins, reps: int) -> dict[str, 
     for _ in range(reps):
         startup["dnsbl"].append(run_dnsbl(p, sc).wall)
         startup["rbl"].append(run_rbl(p, sc).wall)
-        startup["version"].append(measure([p.dnsbl, "-V"], 10).wall)
-    world.set_delay(world.initial_delay)
+        startup["version"].append(measure(p, [p.dnsbl, "-V"], 10).wall)
+    world.set_delay(delay)
     return startup
 
 
@@ -553,26 +557,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     workdir = w.make_workdir()
     w.setup_netns(workdir)
     rbl, rbl_source = perl_check_rbl(args.check_rbl, workdir)
+    spawner = Spawner()
     plugins = Plugins(
         dnsbl=args.plugin,
         rbl=rbl,
         rbl_source=rbl_source,
         cidr=takes_networks(args.plugin, args.net_form),
         rbl_limit=args.rbl_addresses,
+        spawner=spawner,
     )
     chosen = scenarios(args)
     zones = [w.zone_name(i) for i in range(1, args.lists + 1)]
     delay = args.delay / 1000
     results: dict[str, Result] = {}
     startup: dict[str, list[float]] = {}
-    with w.removed_after(workdir, args.keep), w.World(workdir, zones, delay=delay) as world:
+    with (
+        w.removed_after(workdir, args.keep),
+        contextlib.closing(spawner),
+        w.make_world(workdir, zones, delay) as world,
+    ):
         info = machine_info(plugins)
-        notes = world.verify()
+        notes = w.verify(world, delay)
         for note in notes:
             log(f"world: {note}")
         base = next((s for s in chosen if s.key == "1x46"), None)
         if base is not None:
-            startup = calibrate(world, base, plugins, args.reps)
+            startup = calibrate(world, base, plugins, args.reps, delay)
             log(
                 f"at 0 ms delay: check_dnsbl {spread(startup['dnsbl'], '{:.3f}')} s, "
                 f"check_rbl {spread(startup['rbl'], '{:.3f}')} s, "
@@ -581,10 +591,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for sc in chosen:
             log(f"scenario {sc.title}: {sc.reps} pairs")
             results[sc.key] = run_scenario(world, sc, plugins, log)
-        relay_cpu = world.daemons["relay"].cpu_seconds()
+        relay_cpu = world.relay_stats()["cpu_ms"] / 1000
+        floor = spawner.ask({})["peak_rss_kb"] / 1024
     load_after = os.getloadavg()
 
-    floor = own_peak_rss_mb()
     report = [
         "# check_dnsbl vs check_rbl",
         "",
@@ -608,8 +618,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "check_dnsbl/check_rbl per pair, same run, order alternating. Queries/run: "
         "queries reaching the list server (the relay); UDP drops: datagrams lost to a full "
         "socket receive buffer in the namespace (a client too slow to read its replies). "
-        "Peak RSS cannot read below the "
-        f"harness's own {floor:.1f} MB (Linux carries a parent's peak into ru_maxrss).",
+        f"Peak RSS cannot read below the {floor:.1f} MB peak of the process that starts "
+        "the plugins (bench/spawn.py; Linux carries a parent's peak into ru_maxrss).",
         "",
         *results_table(list(results.values())),
         "",

@@ -5,26 +5,31 @@ real DNS software, so this module starts ``rbldnsd`` (authoritative for the
 test zones) and ``unbound`` (a recursive resolver with one ``stub-zone`` per
 DNSBL zone) on 127.0.0.1, on free ports, in a private temp dir.  Nothing ever
 leaves loopback: unbound answers every other name itself (NXDOMAIN), its
-fallback root points at rbldnsd, and it only sends from 127.0.0.1.
+fallback root points at rbldnsd, and it only sends from its own address.
 
 Typical use::
 
     with DnsWorld([Zone("zen.spamhaus.org", ip4=("127.0.0.2 :2:test",))]) as w:
         run_plugin("-n", w.resolver, ...)
+
+The same world serves the benchmark (``bench/world.py``: fixed addresses on
+port 53 in a private network namespace, a delay ``Relay`` between unbound and
+rbldnsd, unbound at its stock settings) and the demo (rbldnsd alone, no
+resolver).  Its DNS client is dnspython, the plugin's own dependency.
 """
 
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import pwd
-import random
 import re
 import shutil
 import signal
 import socket
-import struct
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -33,21 +38,28 @@ from pathlib import Path
 from types import TracebackType
 from typing import NoReturn
 
+import dns.exception
+import dns.message
+import dns.rcode
+
 __all__ = [
     "BEHAVIOURS",
-    "DnsReply",
     "DnsWorld",
     "DnsWorldError",
+    "Relay",
     "Zone",
     "dns_query",
+    "relay_control",
     "require_tool",
 ]
 
 #: "serve": rbldnsd answers.  "drop": the zone's server never answers; unbound
 #: gives SERVFAIL after ~0.8 s, then at once while it holds the server as
-#: down (60 s).  "servfail": the zone's server REFUSES; unbound gives SERVFAIL
-#: at once.  "refused": unbound itself answers REFUSED.  "timeout": unbound
-#: itself drops every query for the zone, so the client times out.
+#: down (60 s); with ``stock_resolver``, as unbound's defaults have it; with a
+#: ``Relay``, the relay drops the queries (and counts them).  "servfail": the
+#: zone's server REFUSES; unbound gives SERVFAIL at once.  "refused": unbound
+#: itself answers REFUSED.  "timeout": unbound itself drops every query for
+#: the zone, so the client times out.
 BEHAVIOURS = ("serve", "drop", "servfail", "refused", "timeout")
 
 START_TIMEOUT = 10.0
@@ -56,6 +68,7 @@ SERIAL_LABEL = "_dnsworld-serial"
 #: Internal zone served by rbldnsd and stubbed in unbound, so readiness can be
 #: probed through both daemons even when no test zone is served.
 PROBE_ZONE = "dnsworld-probe.invalid"
+NEEDS_RESOLVER = "hosts, a relay and zones that do not serve need the resolver"
 
 
 _Probe = Callable[[], bool]
@@ -99,23 +112,23 @@ class Zone:
             object.__setattr__(self, attr, tuple(value))
 
 
-# --------------------------------------------------------------------------
-# Tiny stdlib DNS client: readiness probes and an independent test oracle.
-
-QTYPES = {"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "PTR": 12, "MX": 15, "TXT": 16, "AAAA": 28}
-RCODES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
-
-
 @dataclass(frozen=True)
-class DnsReply:
-    """Decoded answer: rcode name and (type, text) pairs from the answer section."""
+class Relay:
+    """Option of ``DnsWorld``: ``tests/dnsrelay.py`` between unbound and rbldnsd.
 
-    rcode: str
-    answers: tuple[tuple[str, str], ...] = ()
+    It adds ``delay`` seconds to every query, drops the queries of "drop"
+    zones (they reach it, so they are counted) and counts everything
+    (``DnsWorld.relay_stats``).  ``listen`` and ``control`` are ``"ip:port"``;
+    empty: free loopback ports.
+    """
 
-    def values(self, rtype: str) -> list[str]:
-        """Answer data of one type, e.g. ``reply.values("A")``."""
-        return [data for t, data in self.answers if t == rtype]
+    delay: float = 0.0
+    listen: str = ""
+    control: str = ""
+
+
+# --------------------------------------------------------------------------
+# DNS client (dnspython): readiness probes and an independent test oracle.
 
 
 def _split_addr(addr: str) -> tuple[str, int]:
@@ -123,102 +136,46 @@ def _split_addr(addr: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def _encode_name(name: str) -> bytes:
-    out = b""
-    for label in name.strip(".").split("."):
-        if label:
-            out += bytes([len(label)]) + label.encode("ascii")
-    return out + b"\0"
-
-
-def _read_name(msg: bytes, pos: int) -> tuple[str, int]:
-    labels: list[str] = []
-    end = -1
-    for _ in range(128):  # bounded: a compression loop must not hang a test
-        length = msg[pos]
-        if length & 0xC0 == 0xC0:
-            if end < 0:
-                end = pos + 2
-            pos = ((length & 0x3F) << 8) | msg[pos + 1]
-            continue
-        if length == 0:
-            return ".".join(labels) + ".", end if end >= 0 else pos + 1
-        labels.append(msg[pos + 1 : pos + 1 + length].decode("ascii", "replace"))
-        pos += 1 + length
-    raise ValueError("DNS name compression loop")
-
-
-def _rdata_text(msg: bytes, rtype: int, start: int, length: int) -> str:
-    rdata = msg[start : start + length]
-    if rtype == 1:
-        return socket.inet_ntop(socket.AF_INET, rdata)
-    if rtype == 28:
-        return socket.inet_ntop(socket.AF_INET6, rdata)
-    if rtype in (2, 5, 12):
-        return _read_name(msg, start)[0]
-    if rtype == 15:
-        return f"{struct.unpack('!H', rdata[:2])[0]} {_read_name(msg, start + 2)[0]}"
-    if rtype == 16:
-        parts, i = [], 0
-        while i < len(rdata):
-            parts.append(rdata[i + 1 : i + 1 + rdata[i]].decode("utf-8", "replace"))
-            i += 1 + rdata[i]
-        return "".join(parts)
-    if rtype == 6:
-        mname, pos = _read_name(msg, start)
-        rname, pos = _read_name(msg, pos)
-        nums = struct.unpack("!5I", msg[pos : pos + 20])
-        return " ".join([mname, rname, *map(str, nums)])
-    return rdata.hex()
-
-
-def dns_query(server: str, name: str, qtype: str = "A", timeout: float = 2.0) -> DnsReply | None:
-    """One UDP query (RD set) to ``"ip:port"``; None when nothing answers in time.
-
-    Refuses non-loopback servers: this harness must never send DNS elsewhere.
-    """
+def _loopback(server: str) -> tuple[str, int]:
+    """``"ip:port"`` of a loopback server; this harness never sends DNS elsewhere."""
     host, port = _split_addr(server)
     if not host.startswith("127."):
-        raise ValueError(f"refusing to query non-loopback server {server}")
-    qid = random.randrange(1 << 16)
-    packet = (
-        struct.pack("!6H", qid, 0x0100, 1, 0, 0, 0)
-        + _encode_name(name)
-        + struct.pack("!2H", QTYPES[qtype.upper()], 1)
-    )
+        raise ValueError(f"refusing to send to non-loopback server {server}")
+    return host, port
+
+
+def dns_query(
+    server: str, name: str, qtype: str = "A", timeout: float = 2.0
+) -> dns.message.Message | None:
+    """One UDP query (RD set) to ``"ip:port"``; None when nothing answers in time.
+
+    A connected socket, so a server not listening yet fails at once (ICMP
+    port unreachable) instead of after ``timeout``: start-up polls with it.
+    """
+    query = dns.message.make_query(name, qtype)
     deadline = time.monotonic() + timeout
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.connect((host, port))
+        sock.connect(_loopback(server))
         try:
-            sock.send(packet)
-        except ConnectionRefusedError:
+            sock.send(query.to_wire())
+            while (left := deadline - time.monotonic()) > 0:
+                sock.settimeout(left)
+                reply = dns.message.from_wire(sock.recv(65535))
+                if query.is_response(reply):
+                    return reply
+        except (OSError, dns.exception.DNSException):  # refused, timed out, garbage
             return None
-        while (left := deadline - time.monotonic()) > 0:
-            sock.settimeout(left)
-            try:
-                msg = sock.recv(65535)
-            except (TimeoutError, ConnectionRefusedError):
-                return None
-            if len(msg) >= 12 and struct.unpack("!H", msg[:2])[0] == qid:
-                return _parse_reply(msg)
     return None
 
 
-def _parse_reply(msg: bytes) -> DnsReply:
-    _, flags, qd, an, _, _ = struct.unpack("!6H", msg[:12])
-    pos = 12
-    for _ in range(qd):
-        pos = _read_name(msg, pos)[1] + 4
-    names = {v: k for k, v in QTYPES.items()}
-    answers = []
-    for _ in range(an):
-        pos = _read_name(msg, pos)[1]
-        rtype, _, _, rdlen = struct.unpack("!HHIH", msg[pos : pos + 10])
-        pos += 10
-        answers.append((names.get(rtype, str(rtype)), _rdata_text(msg, rtype, pos, rdlen)))
-        pos += rdlen
-    rcode = flags & 0xF
-    return DnsReply(RCODES.get(rcode, str(rcode)), tuple(answers))
+def relay_control(control: str, command: str = "stats", timeout: float = 2.0) -> dict[str, int]:
+    """Send a ``Relay`` a command (``stats``, ``delay SECONDS``); its counters."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        sock.connect(_loopback(control))
+        sock.send(command.encode())
+        counters: dict[str, int] = json.loads(sock.recv(4096))
+        return counters
 
 
 # --------------------------------------------------------------------------
@@ -228,33 +185,36 @@ def _parse_reply(msg: bytes) -> DnsReply:
 def require_tool(name: str) -> str:
     """Path of a needed binary; skip the test without it, but fail it in CI.
 
-    CI must not go green by silently skipping every real-DNS test.
+    CI must not go green by silently skipping every real-DNS test.  Outside
+    pytest (the demo, the benchmark): DnsWorldError.
     """
     path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
     if path:
         return path
-    import pytest  # lazy: this module also works without pytest
-
     msg = f"{name} not installed (apt-get install rbldnsd unbound dnsutils)"
+    if "pytest" not in sys.modules:
+        raise DnsWorldError(msg)
+    import pytest
+
     if os.environ.get("CI") == "true":
         pytest.fail(msg)
     pytest.skip(msg)
 
 
-def _free_port(tcp_too: bool) -> int:
-    """A port free for UDP (and TCP); a small race remains, start retries."""
+def _free_addr(tcp_too: bool) -> str:
+    """``"127.0.0.1:PORT"`` free for UDP (and TCP); a small race remains, start retries."""
     for _ in range(50):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
             udp.bind(("127.0.0.1", 0))
             port: int = udp.getsockname()[1]
             if not tcp_too:
-                return port
+                return f"127.0.0.1:{port}"
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
                 try:
                     tcp.bind(("127.0.0.1", port))
                 except OSError:
                     continue
-                return port
+                return f"127.0.0.1:{port}"
     raise DnsWorldError("no free loopback port")
 
 
@@ -326,13 +286,22 @@ class _Daemon:
 
 
 class DnsWorld:
-    """Context manager: rbldnsd + unbound (+ droppers) on loopback.
+    """Context manager: rbldnsd + unbound (+ droppers, + a relay) on loopback.
 
     ``resolver`` is unbound's ``"127.0.0.1:PORT"`` (the plugin's ``-n``),
     ``rbldnsd`` the authoritative server's.  ``hosts`` maps a name to records
     such as ``"A 198.51.100.10"`` or ``"MX 10 mx1.example.test."``, served by
     unbound as local data.  Every name that is neither a zone nor a host is
     NXDOMAIN, answered locally.
+
+    Options: ``resolver`` and ``rbldnsd`` fix the ``"ip:port"`` to serve on
+    (default: free ports on 127.0.0.1); ``resolver=None`` starts rbldnsd
+    alone (only "serve" zones, no hosts).  ``relay`` puts a ``Relay`` between
+    unbound and rbldnsd.  ``stock_resolver`` leaves unbound's capacity and its
+    handling of servers that never answer at unbound's defaults, as a real
+    resolver has them; by default they are small and quick to give up, as
+    tests want.  Either way unbound caches nothing and hands out TTL 0, so a
+    changed zone shows on the next query and every query pays its round trip.
     """
 
     def __init__(
@@ -340,25 +309,38 @@ class DnsWorld:
         zones: Iterable[Zone],
         hosts: Mapping[str, Iterable[str]] | None = None,
         workdir: Path | None = None,
+        *,
+        resolver: str | None = "",
+        rbldnsd: str = "",
+        relay: Relay | None = None,
+        stock_resolver: bool = False,
     ) -> None:
+        self._want_resolver, self._want_rbldnsd = resolver, rbldnsd
         self._zones: dict[str, Zone] = {}
         for zone in zones:
             if zone.name in self._zones:
                 raise ValueError(f"zone {zone.name} given twice")
+            self._check_zone(zone)
             self._zones[zone.name] = zone
         self._hosts = {
             name.strip(".").lower(): tuple(recs) for name, recs in (hosts or {}).items()
         }
+        if resolver is None and (self._hosts or relay):
+            raise ValueError(NEEDS_RESOLVER)
         self._own_dir = workdir is None
         self.workdir = (
             Path(tempfile.mkdtemp(prefix="dnsworld-")) if workdir is None else Path(workdir)
         )
         self.zonedir = self.workdir / "zones"
+        self._relay_option = relay
+        self._stock = stock_resolver
         self.resolver = ""
         self.rbldnsd = ""
-        self.startup_seconds = 0.0
-        self._rbl: _Daemon | None = None
-        self._unbound: _Daemon | None = None
+        #: The relay's DNS and control ``"ip:port"`` ("" without a relay).
+        self.relay = ""
+        self.relay_control = ""
+        self._delay = relay.delay if relay else 0.0
+        self._daemons: dict[str, _Daemon] = {}  # in start order
         self._droppers: dict[str, socket.socket] = {}
         self._serial = 0
         self._mtime_ns = 0
@@ -383,10 +365,9 @@ class DnsWorld:
         self.stop()
 
     def start(self) -> None:
-        """Start both daemons and wait until each answers a real query."""
-        if self._rbl is not None:
+        """Start the daemons and wait until each answers a real query."""
+        if self._daemons:
             return
-        t0 = time.monotonic()
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.zonedir.mkdir(exist_ok=True)
         self.zonedir.chmod(0o755)  # rbldnsd chdirs here, then drops to a user
@@ -396,14 +377,10 @@ class DnsWorld:
         except BaseException:
             self.stop()
             raise
-        self.startup_seconds = time.monotonic() - t0
 
     def stop(self) -> None:
         """Kill every daemon (whole process group), close droppers; idempotent."""
-        for daemon in (self._unbound, self._rbl):
-            if daemon is not None:
-                daemon.stop()
-        self._unbound = self._rbl = None
+        self._stop_daemons()
         for sock in self._droppers.values():
             sock.close()
         self._droppers.clear()
@@ -416,10 +393,12 @@ class DnsWorld:
 
         Data changes of a served zone are a file rewrite + SIGHUP to rbldnsd
         (no restart, like a real DNSBL feed); a new zone, a behaviour change or
-        a new kind of dataset restarts both daemons on the same ports.
+        a new kind of dataset restarts the daemons on the same ports.
         """
-        if self._rbl is None:
+        rbl = self._daemons.get("rbldnsd")
+        if rbl is None:
             raise DnsWorldError("update() on a world that is not running")
+        self._check_zone(zone)
         old = self._zones.get(zone.name)
         self._zones[zone.name] = zone
         if (
@@ -428,63 +407,81 @@ class DnsWorld:
             or zone.behaviour != "serve"
             or _datasets(old).keys() != _datasets(zone).keys()
         ):
-            self._restart()
+            self._stop_daemons()
+            self._start_daemons(keep_ports=True)
             return
         serial = self._write_zone_files(zone)
-        start = len(self._rbl.log_text())
-        self._rbl.proc.send_signal(signal.SIGHUP)
+        start = len(rbl.log_text())
+        rbl.proc.send_signal(signal.SIGHUP)
 
         def visible() -> bool:
             self._check_rbldnsd_log(since=start)  # fail fast on rejected data
-            return self._serial_seen(self.resolver, zone.name, serial)
+            return self._serial_seen(self.resolver or self.rbldnsd, zone.name, serial)
 
         self._wait(visible, UPDATE_TIMEOUT, f"update of {zone.name} never became visible")
         self._check_rbldnsd_log(since=start)
 
-    def query(
-        self, name: str, qtype: str = "A", timeout: float = 2.0, server: str | None = None
-    ) -> DnsReply | None:
-        """Ask the resolver (or ``server``) directly: an oracle for tests."""
-        return dns_query(server or self.resolver, name, qtype, timeout)
+    def restart_resolver(self) -> None:
+        """A fresh unbound on the same address: no memory of servers that timed out."""
+        self._daemons.pop("unbound").stop()
+        try:
+            self._start_unbound()
+        except _PortTaken as taken:
+            self._fail(f"unbound could not bind {self.resolver} again: {taken}")
+
+    def relay_stats(self) -> dict[str, int]:
+        """The relay's counters: queries received, forwarded, dropped, ...; cpu_ms."""
+        return relay_control(self.relay_control)
+
+    def set_delay(self, seconds: float) -> None:
+        """Change the relay's delay (kept across restarts)."""
+        relay_control(self.relay_control, f"delay {seconds}")
+        self._delay = seconds
 
     def log(self) -> str:
-        """Both daemons' logs, for failure messages."""
-        parts = []
-        for daemon in (self._rbl, self._unbound):
-            if daemon is not None:
-                parts.append(f"--- {daemon.name} log ---\n{daemon.log_text()}")
-        return "\n".join(parts)
+        """Every daemon's log, for failure messages."""
+        return "\n".join(f"--- {d.name} log ---\n{d.log_text()}" for d in self._daemons.values())
 
     # ------------------------------------------------------------ internals
 
-    def _restart(self) -> None:
-        for daemon in (self._unbound, self._rbl):
-            if daemon is not None:
-                daemon.stop()
-        self._unbound = self._rbl = None
-        self._start_daemons(keep_ports=True)
+    def _check_zone(self, zone: Zone) -> None:
+        if self._want_resolver is None and zone.behaviour != "serve":
+            raise ValueError(NEEDS_RESOLVER)
+
+    def _stop_daemons(self) -> None:
+        for daemon in reversed(self._daemons.values()):
+            daemon.stop()
+        self._daemons.clear()
 
     def _start_daemons(self, keep_ports: bool = False) -> None:
-        for zone in self._zones.values():
-            if zone.behaviour == "drop" and zone.name not in self._droppers:
-                # Bound but never read: queries vanish, like a dead server.
-                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                sock.bind(("127.0.0.1", 0))
-                self._droppers[zone.name] = sock
+        if self._relay_option is None:
+            for zone in self._zones.values():
+                if zone.behaviour == "drop" and zone.name not in self._droppers:
+                    # Bound but never read: queries vanish, like a dead server.
+                    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                    sock.bind(("127.0.0.1", 0))
+                    self._droppers[zone.name] = sock
+        relay = self._relay_option
+        taken = ""
         for attempt in range(5):
             if not keep_ports or attempt > 0:
-                self.rbldnsd = f"127.0.0.1:{_free_port(tcp_too=False)}"
-                self.resolver = f"127.0.0.1:{_free_port(tcp_too=True)}"
+                self.rbldnsd = self._want_rbldnsd or _free_addr(tcp_too=False)
+                if relay is not None:
+                    self.relay = relay.listen or _free_addr(tcp_too=False)
+                    self.relay_control = relay.control or _free_addr(tcp_too=False)
+                if self._want_resolver is not None:
+                    self.resolver = self._want_resolver or _free_addr(tcp_too=True)
             try:
                 self._start_rbldnsd()
-                self._start_unbound()
+                if relay is not None:
+                    self._start_relay()
+                if self._want_resolver is not None:
+                    self._start_unbound()
                 return
-            except _PortTaken:
-                for daemon in (self._unbound, self._rbl):
-                    if daemon is not None:
-                        daemon.stop()
-                self._unbound = self._rbl = None
-        raise DnsWorldError("could not bind loopback ports after 5 tries")
+            except _PortTaken as exc:
+                self._stop_daemons()
+                taken = str(exc)
+        raise DnsWorldError(f"could not bind loopback ports after 5 tries: {taken}")
 
     def _write_zone_files(self, zone: Zone) -> int:
         """Write one zone's dataset files; returns its new serial."""
@@ -525,37 +522,45 @@ class DnsWorld:
         argv = [exe, "-n", "-4", "-b", bind, "-w", str(self.zonedir), "-t", "1::1", "-c", "1"]
         if os.geteuid() == 0:  # rbldnsd refuses to run as root
             argv += ["-u", _unprivileged_user()]
-        self._rbl = _Daemon("rbldnsd", argv + specs, self.workdir / "rbldnsd.log", self.zonedir)
-        self._wait_daemon(self._rbl, lambda: self._serial_seen(self.rbldnsd, PROBE_ZONE, None))
+        rbl = self._daemon("rbldnsd", argv + specs, self.zonedir)
+        self._wait_daemon(rbl, lambda: self._serial_seen(self.rbldnsd, PROBE_ZONE, None))
         self._check_rbldnsd_log(since=0)
+
+    def _start_relay(self) -> None:
+        argv = [sys.executable, str(Path(__file__).with_name("dnsrelay.py"))]
+        argv += ["--listen", self.relay, "--upstream", self.rbldnsd]
+        argv += ["--control", self.relay_control, "--delay", str(self._delay)]
+        for zone in self._zones.values():
+            if zone.behaviour == "drop":
+                argv += ["--drop", zone.name]
+        relay = self._daemon("relay", argv, self.workdir)
+        self._wait_daemon(relay, lambda: self._serial_seen(self.relay, PROBE_ZONE, None))
 
     def _start_unbound(self) -> None:
         exe = require_tool("unbound")
         conf = self.workdir / "unbound.conf"
         conf.write_text(self._unbound_conf(), encoding="utf-8")
-        self._unbound = _Daemon(
-            "unbound",
-            [exe, "-d", "-p", "-c", str(conf)],
-            self.workdir / "unbound.log",
-            self.workdir,
-        )
-        self._wait_daemon(
-            self._unbound, lambda: self._serial_seen(self.resolver, PROBE_ZONE, None)
-        )
+        unbound = self._daemon("unbound", [exe, "-d", "-p", "-c", str(conf)], self.workdir)
+        self._wait_daemon(unbound, lambda: self._serial_seen(self.resolver, PROBE_ZONE, None))
+
+    def _daemon(self, name: str, argv: list[str], cwd: Path) -> _Daemon:
+        daemon = _Daemon(name, argv, self.workdir / f"{name}.log", cwd)
+        self._daemons[name] = daemon
+        return daemon
 
     def _unbound_conf(self) -> str:
         host, port = _split_addr(self.resolver)
-        rbl = self.rbldnsd.replace(":", "@")
+        upstream = (self.relay or self.rbldnsd).replace(":", "@")
         server = [
             f"interface: {host}",
             f"port: {port}",
-            "outgoing-interface: 127.0.0.1",  # cannot reach beyond loopback
+            f"outgoing-interface: {host}",  # cannot reach beyond loopback
             "do-ip4: yes",
             "do-ip6: no",
             "do-udp: yes",
             "do-tcp: yes",
             "access-control: 127.0.0.0/8 allow",
-            "do-not-query-localhost: no",  # our servers live on 127.0.0.1
+            "do-not-query-localhost: no",  # our servers live on loopback
             'chroot: ""',
             'username: ""',
             f'directory: "{self.workdir}"',
@@ -564,8 +569,6 @@ class DnsWorld:
             "verbosity: 1",
             'module-config: "iterator"',  # no DNSSEC: no trust anchors
             "num-threads: 1",
-            "outgoing-range: 64",
-            "num-queries-per-thread: 32",
             "msg-cache-size: 1m",
             "rrset-cache-size: 1m",
             # Nothing is cached, so a changed zone shows on the next query.
@@ -574,18 +577,23 @@ class DnsWorld:
             "prefetch: no",
             "serve-expired: no",
             "qname-minimisation: no",  # one full-name query per lookup
-            # A "drop" zone: SERVFAIL after ~0.8 s (two 376 ms timeouts), then
-            # at once while the dead server is held down (60 s); never a client
-            # left without answer (Debian's default discard-timeout is 1.9 s).
-            "infra-host-ttl: 60",
-            "infra-cache-max-rtt: 500",
-            "outbound-msg-retry: 1",
-            "discard-timeout: 10000",
             "minimal-responses: yes",
             "hide-version: yes",
             'local-zone: "." static',  # every other name: NXDOMAIN, locally
         ]
-        stubs = [(".", rbl)]  # never the real root hints, even by mistake
+        if not self._stock:
+            server += [
+                "outgoing-range: 64",
+                "num-queries-per-thread: 32",
+                # A "drop" zone: SERVFAIL after ~0.8 s (two 376 ms timeouts), then
+                # at once while the dead server is held down (60 s); never a client
+                # left without answer (Debian's default discard-timeout is 1.9 s).
+                "infra-host-ttl: 60",
+                "infra-cache-max-rtt: 500",
+                "outbound-msg-retry: 1",
+                "discard-timeout: 10000",
+            ]
+        stubs = [(".", upstream)]  # never the real root hints, even by mistake
         for zone in [*self._zones.values(), Zone(PROBE_ZONE)]:
             kind = {"refused": "always_refuse", "timeout": "always_deny"}.get(
                 zone.behaviour, "transparent"
@@ -593,10 +601,12 @@ class DnsWorld:
             server.append(f'local-zone: "{zone.name}." {kind}')
             if zone.behaviour in ("serve", "servfail"):
                 # rbldnsd REFUSES zones it does not serve: prompt SERVFAIL.
-                stubs.append((zone.name, rbl))
+                stubs.append((zone.name, upstream))
             elif zone.behaviour == "drop":
-                dport = self._droppers[zone.name].getsockname()[1]
-                stubs.append((zone.name, f"127.0.0.1@{dport}"))
+                # Without a relay, a dropper socket; with one, the relay drops.
+                dropper = self._droppers.get(zone.name)
+                port = dropper.getsockname()[1] if dropper else 0
+                stubs.append((zone.name, f"127.0.0.1@{port}" if dropper else upstream))
         for name, records in self._hosts.items():
             for rec in records:
                 quote = "'" if '"' in rec else '"'  # TXT data brings its own quotes
@@ -613,9 +623,10 @@ class DnsWorld:
 
     def _serial_seen(self, server: str, zone: str, serial: int | None) -> bool:
         reply = dns_query(server, f"{SERIAL_LABEL}.{zone}", "TXT", 0.5)
-        if reply is None or reply.rcode != "NOERROR":
+        if reply is None or reply.rcode() != dns.rcode.NOERROR:
             return False
-        return serial is None or reply.values("TXT") == [str(serial)]
+        texts = [rd.to_text() for rrset in reply.answer for rd in rrset]
+        return serial is None or texts == [f'"{serial}"']
 
     def _wait_daemon(self, daemon: _Daemon, ready: _Probe) -> None:
         deadline = time.monotonic() + START_TIMEOUT
@@ -623,7 +634,7 @@ class DnsWorld:
             if not daemon.alive():
                 text = daemon.log_text()
                 if "Address already in use" in text:
-                    raise _PortTaken
+                    raise _PortTaken(f"{daemon.name}: {text.strip()[-300:]}")
                 self._fail(f"{daemon.name} exited with {daemon.proc.returncode}")
             if ready():
                 return
@@ -640,10 +651,9 @@ class DnsWorld:
 
     def _check_rbldnsd_log(self, since: int) -> None:
         """Zone data rbldnsd ignored (e.g. ``0/0`` in ip4set) is a test bug."""
-        assert self._rbl is not None
         bad = [
             ln
-            for ln in self._rbl.log_text()[since:].splitlines()
+            for ln in self._daemons["rbldnsd"].log_text()[since:].splitlines()
             if ln.strip() and not _RBLDNSD_OK.match(ln)
         ]
         if bad:

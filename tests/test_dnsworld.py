@@ -6,13 +6,14 @@ harness instead of the plugin.
 
 import ipaddress
 import os
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
 
 import pytest
 
-from tests.dnsworld import DnsWorld, DnsWorldError, Zone, require_tool
+from tests.dnsworld import DnsWorld, DnsWorldError, Relay, Zone, require_tool
 
 ZEN = Zone(
     "zen.spamhaus.org",
@@ -145,15 +146,17 @@ def test_rejected_zone_data_is_an_error() -> None:
         DnsWorld([Zone("bad.example.test", ip4=("0.0.0.0/0",))]).start()
 
 
-def test_failure_behaviours(capsys: pytest.CaptureFixture[str]) -> None:
-    zones = [
-        Zone("dead.example.test", behaviour="drop"),
-        Zone("broken.example.test", behaviour="servfail"),
-        Zone("refusing.example.test", behaviour="refused"),
-        Zone("silent.example.test", behaviour="timeout"),
-    ]
+FAILING = [
+    Zone("dead.example.test", behaviour="drop"),
+    Zone("broken.example.test", behaviour="servfail"),
+    Zone("refusing.example.test", behaviour="refused"),
+    Zone("silent.example.test", behaviour="timeout"),
+]
+
+
+def test_failure_behaviours() -> None:
     timings: dict[str, list[float]] = {}
-    with DnsWorld(zones) as w:
+    with DnsWorld(FAILING) as w:
         for zone, expected in (
             ("dead", "SERVFAIL"),  # first query: unbound times out the server
             ("dead", "SERVFAIL"),  # then it holds the server as down
@@ -166,9 +169,6 @@ def test_failure_behaviours(capsys: pytest.CaptureFixture[str]) -> None:
             status = dig(w.resolver, f"2.0.0.127.{zone}.example.test", time_s=time_s)[0]
             timings.setdefault(zone, []).append(round(time.monotonic() - start, 3))
             assert status == expected, zone
-        startup = w.startup_seconds
-    with capsys.disabled():
-        print(f"\nDnsWorld startup {startup:.3f}s; seconds per dig: {timings}")
     assert timings["dead"][0] < 1.5
     assert timings["broken"][0] < 0.5
 
@@ -192,10 +192,56 @@ def test_update_makes_delisting_visible() -> None:
 def test_stop_leaves_no_daemon() -> None:
     w = DnsWorld([ZEN])
     with w:
-        pids = [d.proc.pid for d in (w._rbl, w._unbound) if d is not None]
+        pids = [d.proc.pid for d in w._daemons.values()]
         assert len(pids) == 2
         workdir = w.workdir
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
     assert not workdir.exists()
+
+
+def test_relay_forwards_drops_and_counts() -> None:
+    """The benchmark's relay: answers come through it (IDs restored, or dig
+    would reject them), "drop" zones end there, garbage is counted and ignored."""
+    zones = [ZEN, Zone("dead.example.test", behaviour="drop")]
+    with DnsWorld(zones, relay=Relay(delay=0.01), stock_resolver=True) as w:
+        before = w.relay_stats()
+        assert dig(w.resolver, "2.0.0.127.zen.spamhaus.org") == ("NOERROR", ["127.0.0.2"])
+        assert dig(w.resolver, "3.0.0.127.zen.spamhaus.org") == ("NXDOMAIN", [])
+        assert dig(w.relay, "2.0.0.127.zen.spamhaus.org") == ("NOERROR", ["127.0.0.2"])
+        assert dig(w.relay, "2.0.0.127.dead.example.test", time_s=1)[0] == "TIMEOUT"
+        host, port = w.relay.rsplit(":", 1)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            for junk in (b"", b"\x12\x34", b"\xff" * 40, b"\x00" * 12 + b"\xc0\x0c"):
+                sock.sendto(junk, (host, int(port)))
+        w.set_delay(0)
+        assert dig(w.relay, "2.0.0.127.zen.spamhaus.org") == ("NOERROR", ["127.0.0.2"])
+        after = w.relay_stats()
+    counts = {k: after[k] - before[k] for k in before if k != "cpu_ms"}
+    assert counts == {
+        "received": 9,  # 4 zen queries, 1 dead, 4 junk
+        "forwarded": 4,
+        "answered": 4,
+        "dropped": 1,
+        "malformed": 4,
+        "unmatched": 0,
+    }
+
+
+def test_rbldnsd_alone() -> None:
+    """``resolver=None``: the demo's world, rbldnsd only."""
+    needs = "^hosts, a relay and zones that do not serve need the resolver$"
+    with DnsWorld([ZEN], resolver=None) as w:
+        assert w.resolver == ""
+        assert dig(w.rbldnsd, "2.0.0.127.zen.spamhaus.org") == ("NOERROR", ["127.0.0.2"])
+        assert [d.name for d in w._daemons.values()] == ["rbldnsd"]
+        with pytest.raises(ValueError, match=needs):
+            w.update(Zone(ZEN.name, behaviour="servfail"))
+        assert dig(w.rbldnsd, "2.0.0.127.zen.spamhaus.org") == ("NOERROR", ["127.0.0.2"])
+    with pytest.raises(ValueError, match=needs):
+        DnsWorld([ZEN], resolver=None, hosts=HOSTS)
+    with pytest.raises(ValueError, match=needs):
+        DnsWorld([ZEN], resolver=None, relay=Relay())
+    with pytest.raises(ValueError, match=needs):
+        DnsWorld(FAILING, resolver=None)

@@ -20,10 +20,20 @@ def test_resolver_forms(text: str, expected: Resolver) -> None:
     assert parse_resolver(text) == expected
 
 
-@pytest.mark.parametrize("bad", ["dns.google", "1.2.3.4:0", "1.2.3.4:99999", "[::1", "[::1]x"])
-def test_bad_resolvers(bad: str) -> None:
-    with pytest.raises(ValueError, match=r"."):
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ("dns.google", "'dns.google' is not an IP address (ADDR[:PORT] or [IPv6]:PORT)"),
+        ("1.2.3.4:0", "'1.2.3.4:0': port must be 1-65535"),
+        ("1.2.3.4:99999", "'1.2.3.4:99999': port must be 1-65535"),
+        ("[::1", "'[::1': use [IPv6]:PORT"),
+        ("[::1]x", "'[::1]x': use [IPv6]:PORT"),
+    ],
+)
+def test_bad_resolvers(bad: str, message: str) -> None:
+    with pytest.raises(ValueError) as raised:
         parse_resolver(bad)
+    assert str(raised.value) == message
 
 
 def test_resolver_text_form() -> None:

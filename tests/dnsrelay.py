@@ -1,14 +1,16 @@
 """A UDP relay between unbound and rbldnsd that adds latency and can play dead.
 
-Every query gets a fixed delay before it is forwarded (one simulated network
-round trip), and queries for chosen zones are silently dropped, like a DNSBL
-whose servers stopped answering. Query IDs are rewritten on the way up so that
-thousands of queries in flight never collide, and restored on the way down.
+Part of ``DnsWorld`` (``tests/dnsworld.py``, option ``relay``), which runs it as
+a script. Every query gets a fixed delay before it is forwarded (one simulated
+network round trip), and queries for chosen zones are silently dropped, like a
+DNSBL whose servers stopped answering. Query IDs are rewritten on the way up so
+that thousands of queries in flight never collide, and restored on the way down.
 
-A second UDP port answers ``stats`` with a JSON object of counters, so the
-benchmark can count the queries each plugin run causes.
+A second UDP port takes commands: ``stats`` answers a JSON object of counters
+(and the relay's own CPU time), so the benchmark can count the queries each
+plugin run causes; ``delay SECONDS`` changes the delay, then answers the same.
 
-Run: ``python -m bench.relay --listen 127.53.0.3:53 --upstream 127.53.0.2:53
+Run: ``python tests/dnsrelay.py --listen 127.53.0.3:53 --upstream 127.53.0.2:53
 --control 127.53.0.3:54 --delay 0.04 --drop dead.bench.test``. Loopback only.
 """
 
@@ -17,6 +19,10 @@ import asyncio
 import json
 import signal
 import sys
+import time
+
+import dns.exception
+import dns.name
 
 
 def _addr(text: str) -> tuple[str, int]:
@@ -26,21 +32,12 @@ def _addr(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def query_name(packet: bytes) -> str | None:
-    """The lower-cased question name of a DNS query, or None if malformed."""
-    labels: list[bytes] = []
-    pos = 12
-    for _ in range(128):
-        if pos >= len(packet):
-            return None
-        length = packet[pos]
-        if length == 0:
-            return b".".join(labels).decode("ascii", "replace").lower()
-        if length & 0xC0:
-            return None  # a question name is never compressed
-        labels.append(packet[pos + 1 : pos + 1 + length])
-        pos += 1 + length
-    return None
+def query_name(packet: bytes) -> dns.name.Name | None:
+    """The question name of a DNS query, or None if malformed."""
+    try:
+        return dns.name.from_wire(packet, 12)[0]
+    except dns.exception.DNSException:
+        return None
 
 
 class Counters:
@@ -53,7 +50,7 @@ class Counters:
         self.unmatched = 0
 
     def as_dict(self) -> dict[str, int]:
-        return dict(vars(self))
+        return {**vars(self), "cpu_ms": round(time.process_time() * 1000)}
 
 
 class Upstream(asyncio.DatagramProtocol):
@@ -71,7 +68,7 @@ class Relay(asyncio.DatagramProtocol):
 
     def __init__(self, delay: float, drop: tuple[str, ...], counters: Counters) -> None:
         self.delay = delay
-        self.drop = tuple(z.lower().strip(".") for z in drop)
+        self.drop = tuple(dns.name.from_text(z) for z in drop)
         self.counters = counters
         self.down: asyncio.DatagramTransport | None = None
         self.up: asyncio.DatagramTransport | None = None
@@ -82,16 +79,13 @@ class Relay(asyncio.DatagramProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.down = transport  # type: ignore[assignment]
 
-    def _dropped(self, name: str) -> bool:
-        return any(name == z or name.endswith("." + z) for z in self.drop)
-
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         self.counters.received += 1
         name = query_name(data)
         if name is None:
             self.counters.malformed += 1
             return
-        if self.drop and self._dropped(name):
+        if any(name.is_subdomain(zone) for zone in self.drop):
             self.counters.dropped += 1
             return
         if self.delay > 0:
@@ -119,9 +113,10 @@ class Relay(asyncio.DatagramProtocol):
 
 
 class Control(asyncio.DatagramProtocol):
-    """Answers ``stats`` with the counters as JSON."""
+    """``stats`` and ``delay SECONDS``, each answered with the counters as JSON."""
 
-    def __init__(self, counters: Counters) -> None:
+    def __init__(self, relay: Relay, counters: Counters) -> None:
+        self.relay = relay
         self.counters = counters
         self.transport: asyncio.DatagramTransport | None = None
 
@@ -130,8 +125,18 @@ class Control(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         assert self.transport is not None
-        if data.strip() == b"stats":
-            self.transport.sendto(json.dumps(self.counters.as_dict()).encode(), addr)
+        words = data.decode("ascii", "replace").split()
+        if len(words) == 2 and words[0] == "delay":
+            try:
+                delay = float(words[1])
+            except ValueError:
+                return
+            if not 0 <= delay <= 10:  # NaN too
+                return
+            self.relay.delay = delay
+        elif words != ["stats"]:
+            return  # unknown: no answer
+        self.transport.sendto(json.dumps(self.counters.as_dict()).encode(), addr)
 
 
 async def serve(
@@ -149,7 +154,7 @@ async def serve(
         lambda: Upstream(relay), local_addr=(listen[0], 0), remote_addr=upstream
     )
     relay.up = up
-    await loop.create_datagram_endpoint(lambda: Control(counters), local_addr=control)
+    await loop.create_datagram_endpoint(lambda: Control(relay, counters), local_addr=control)
     stop: asyncio.Future[None] = loop.create_future()
 
     def finish() -> None:
