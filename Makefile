@@ -30,7 +30,8 @@ TEST_PACKAGES := $(sort $(DEMO_PACKAGES) $(DEB_PACKAGES) unbound dnsutils python
 
 LINT := $(VENV)/bin/ruff check check_dnsbl tests bench tools demo \
 	&& $(VENV)/bin/ruff format --check check_dnsbl tests bench tools demo \
-	&& $(VENV)/bin/mypy check_dnsbl tests/dnsworld.py tests/delivery.py tests/test_packaging.py \
+	&& $(VENV)/bin/mypy check_dnsbl tests/dnsworld.py tests/dnsrelay.py tests/faultservers.py \
+		tests/conftest.py tests/delivery.py tests/test_packaging.py bench demo/run.py \
 		tools/readme.py tools/debchangelog.py
 
 .PHONY: help deps demo-deps deb-deps venv lint test test-venv test-debian check demo \
