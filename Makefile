@@ -21,8 +21,11 @@ VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"$$/\1/p' check_dnsbl/__init_
 # What each target needs from Debian. The demo runs the plugin on
 # /usr/bin/python3 with Debian's nagiosplugin and dnspython: no PyPI.
 DEMO_PACKAGES := rbldnsd python3-nagiosplugin python3-dnspython
+# -d's Public Suffix List and IDNA 2008: Debian's publicsuffix and python3-idna
+# (PyPI's publicsuffixlist and idna in the venv).
 DEB_PACKAGES := dpkg-dev debhelper dh-python python3-all python3-setuptools \
-	pybuild-plugin-pyproject help2man python3-nagiosplugin python3-dnspython lintian
+	pybuild-plugin-pyproject help2man python3-nagiosplugin python3-dnspython \
+	python3-idna publicsuffix lintian
 # The suite: the DNS servers, both monitoring cores, the deb build, and
 # Debian's own pytest/hypothesis/twine for the run on /usr/bin/python3.
 TEST_PACKAGES := $(sort $(DEMO_PACKAGES) $(DEB_PACKAGES) unbound dnsutils python3-venv \
@@ -133,15 +136,16 @@ clean:
 # system. See icinga/README.md.
 #
 #   $(LIBDIR)/                     the check_dnsbl package (and, unless
-#                                  SYSTEM_DEPS=yes, nagiosplugin and dnspython from PyPI)
+#                                  SYSTEM_DEPS=yes, its libraries from PyPI)
 #   $(PLUGINDIR)/check_dnsbl       the plugin: /usr/bin/python3 with $(LIBDIR) first on sys.path
 #   $(ICINGA_CONFDIR)/             dnsbl.conf services.conf notifications.conf
 #                                  (with DESTDIR, or if /etc/icinga2 exists; ICINGA_CONFDIR= skips)
 #   $(NAGIOS_CONFDIR)/check_dnsbl.cfg   Nagios 4 command + service template
 #                                  (with DESTDIR, or if that directory exists; NAGIOS_CONFDIR= skips)
 # Options:
-#   SYSTEM_DEPS=yes  use Debian's python3-nagiosplugin/python3-dnspython instead of
-#                    fetching nagiosplugin/dnspython from PyPI (works offline)
+#   SYSTEM_DEPS=yes  use Debian's python3-nagiosplugin, python3-dnspython, python3-idna
+#                    and publicsuffix instead of fetching nagiosplugin, dnspython, idna
+#                    and publicsuffixlist from PyPI (works offline)
 #   CHECK_RBL=yes    also install as $(PLUGINDIR)/check_rbl (drop-in for the ITL's "rbl"
 #                    command); Debian's Perl check_rbl is moved aside with dpkg-divert.
 #                    Not with DESTDIR: a diversion is the package's job (postinst).
