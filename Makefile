@@ -84,15 +84,18 @@ test-debian:
 # there (the venv if made, /usr/bin/python3 if it has pytest and the plugin's
 # libraries); tests whose tools are missing skip. Under CI=true nothing may
 # be missing: a skip there is a failure (tests/dnsworld.py's require_tool too).
+SUITE_NEEDS := pytest, hypothesis, nagiosplugin, dnspython, idna or a Public Suffix List \
+	(publicsuffix, publicsuffixlist)
 check:
 	@ran=0; missing() { echo "make check: $$1"; if [ "$$CI" = true ]; then exit 1; fi; }; \
 	if [ -x $(VENV)/bin/ruff ] && [ -x $(VENV)/bin/mypy ]; then \
 		echo "lint ($(VENV))"; $(LINT); \
 	else missing "no lint: no $(VENV) with ruff and mypy (make venv)"; fi; \
 	for py in $(VPY) $(SYSPY); do \
-		if [ -x $$py ] && $$py -c 'import pytest, hypothesis, nagiosplugin, dns' 2>/dev/null; then \
+		if [ -x $$py ] && PYTHONPATH=$(CURDIR) $$py -c 'import pytest, hypothesis, nagiosplugin, \
+			dns, idna; from check_dnsbl import publicsuffix; publicsuffix.load()' 2>/dev/null; then \
 			echo "pytest on $$py"; PYTHONPATH=$(CURDIR) $$py -m pytest -q -p no:cacheprovider; ran=1; \
-		else missing "no tests on $$py: it lacks pytest, hypothesis, nagiosplugin or dnspython"; fi; \
+		else missing "no tests on $$py: it lacks $(SUITE_NEEDS)"; fi; \
 	done; \
 	[ $$ran = 1 ] || { echo "make check: no interpreter can run the suite"; exit 1; }
 
