@@ -426,11 +426,14 @@ def _cluster(
     ), back
     print("--- the master's view, mx1's agent back ---", record(back), sep="\n")
 
-    # Where each agent's history lives: on the agent, in the directory the
-    # master resolved for $dnsbl_state_directory$ (its DataDir).
-    for site in agents:
+    # Where the history lives: on the node that runs the plugin, in the
+    # directory $dnsbl_state_directory$ names, resolved where the check is
+    # scheduled: for an agent by the master (the master's DataDir, the same
+    # /var/lib/icinga2 on every Debian node), for a satellite by itself.
+    assert satellite.icinga
+    for site, data in [(a, master.root), (b, master.root), (satellite, satellite.icinga.root)]:
         logged = set(site.state_log.read_text(encoding="utf-8").splitlines())
-        assert logged == {str(master.root / "data")}, logged
+        assert logged == {str(data / "data")}, (site.node, logged)
     # Four mails in all: the listing, the new listing, the agent's absence
     # and, once it is back, the listing again (a change from UNKNOWN).
     wait_for("4 mails", lambda: len(read_mails(spool)) >= 4, 20, diag)
