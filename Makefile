@@ -27,14 +27,17 @@ DEB_PACKAGES := dpkg-dev debhelper dh-python python3-all python3-setuptools \
 	pybuild-plugin-pyproject help2man python3-nagiosplugin python3-dnspython \
 	python3-idna publicsuffix lintian
 # The suite: the DNS servers, both monitoring cores, the deb build, and
-# Debian's own pytest/hypothesis/twine for the run on /usr/bin/python3.
+# Debian's own pytest/hypothesis/twine for the run on /usr/bin/python3;
+# libfaketime puts the cluster test's icinga2 master past its cold start.
 TEST_PACKAGES := $(sort $(DEMO_PACKAGES) $(DEB_PACKAGES) unbound dnsutils python3-venv \
-	python3-pytest python3-hypothesis twine icinga2 nagios4-core monitoring-plugins-contrib)
+	python3-pytest python3-hypothesis twine icinga2 nagios4-core monitoring-plugins-contrib \
+	libfaketime)
 
 LINT := $(VENV)/bin/ruff check check_dnsbl tests bench tools demo \
 	&& $(VENV)/bin/ruff format --check check_dnsbl tests bench tools demo \
 	&& $(VENV)/bin/mypy check_dnsbl tests/dnsworld.py tests/dnsrelay.py tests/faultservers.py \
-		tests/conftest.py tests/delivery.py tests/test_packaging.py bench demo/run.py \
+		tests/conftest.py tests/delivery.py tests/test_packaging.py tests/icinga_harness.py \
+		tests/test_cluster.py bench demo/run.py \
 		tools/readme.py tools/debchangelog.py
 
 .PHONY: help deps demo-deps deb-deps venv lint test test-venv test-debian check demo \
