@@ -8,6 +8,7 @@ builds them, the Contexts and the Summary only read them.
 import enum
 import ipaddress
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from check_dnsbl.catalog import DnsblList, Kind
 
@@ -153,17 +154,28 @@ class TargetReport:
     kind: Kind
     verdicts: tuple[Verdict, ...]
 
+    @cached_property
+    def _by_status(self) -> dict[Status, tuple[Verdict, ...]]:
+        """The verdicts by status, sorted once: every stage asks for them."""
+        found: dict[Status, list[Verdict]] = {status: [] for status in Status}
+        for v in self.verdicts:
+            found[v.status].append(v)
+        return {status: tuple(verdicts) for status, verdicts in found.items()}
+
     def having(self, *statuses: Status) -> tuple[Verdict, ...]:
+        """The verdicts of these statuses, in the lists' order."""
+        if len(statuses) == 1:
+            return self._by_status[statuses[0]]
         return tuple(v for v in self.verdicts if v.status in statuses)
 
-    @property
+    @cached_property
     def counted(self) -> tuple[Verdict, ...]:
-        return tuple(v for v in self.verdicts if v.counts)
+        return tuple(v for v in self._by_status[Status.LISTED] if v.counts)
 
     @property
     def asked(self) -> int:
         """Lists that could judge this target (not-applicable ones excluded)."""
-        return len(self.verdicts) - len(self.having(Status.NOT_APPLICABLE))
+        return len(self.verdicts) - len(self._by_status[Status.NOT_APPLICABLE])
 
 
 # --- what the run found besides the verdicts ------------------------------------

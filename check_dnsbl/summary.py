@@ -186,7 +186,8 @@ class DnsblSummary(nagiosplugin.Summary):
         unusable: dict[str, str] = {}
         for report in reports:
             for v in report.having(Status.UNUSABLE):
-                unusable.setdefault(v.dnsbl.label, headline(v.reason))
+                if v.dnsbl.label not in unusable:
+                    unusable[v.dnsbl.label] = headline(v.reason)
         tail = ""
         if unusable:
             # the reasons while they fit on a pager's line; past that, only the lists
