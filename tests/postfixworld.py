@@ -24,6 +24,7 @@ stays as it was:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pwd
@@ -357,10 +358,8 @@ def _holder(work: Path) -> None:
                 subprocess.run(["/usr/sbin/postfix", "-c", str(conf), "stop"],
                                capture_output=True, check=False, timeout=30)  # fmt: skip
         for master in masters:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 master.wait(10)
-            except subprocess.TimeoutExpired:
-                pass
             if master.poll() is None:
                 os.killpg(master.pid, 9)
                 master.wait()

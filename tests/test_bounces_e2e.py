@@ -110,7 +110,8 @@ def test_a_listing_bounces_real_mail_and_a_delisting_recovers(
         f"{SOFT_DOMAIN} (zen.spamhaus.org: 2 deferred); 2 deferred messages in the queue "
         f"citing a blocklist: {SOFT_DOMAIN} (zen.spamhaus.org)",
     )
-    assert {k: burst.value(k) for k in ("rejected", "deferred", "receivers", "lists", "queued")} == {
+    perf = ("rejected", "deferred", "receivers", "lists", "queued")
+    assert {k: burst.value(k) for k in perf} == {
         "rejected": "3", "deferred": "2", "receivers": "2", "lists": "1", "queued": "2",
     }  # fmt: skip
     hard = next(line for line in burst.long_output if line.startswith(f"{HARD_DOMAIN}: "))
