@@ -104,7 +104,8 @@ def build_parser() -> _Parser:
         "--verbose",
         action="count",
         default=0,
-        help="more detail (the long output always names each receiver, list and link)",
+        help="more detail: what was read of the log, and each remembered receiver's last "
+        "refusal and acceptance (the long output always names each receiver, list and link)",
     )
     a("-V", "--version", action="store_true", help="print the version and exit")
     a("-h", "--help", action="store_true", help="print this help and exit")
@@ -138,6 +139,6 @@ def parse(argv: Sequence[str], prog: str = "check_dnsbl_bounces") -> BouncesSett
         warning=args.warning,
         critical=args.critical,
         timeout=args.timeout,
-        verbosity=min(args.verbose, 3),
+        verbosity=min(args.verbose, 1),
         started=process_start(),
     )

@@ -119,6 +119,16 @@ class BouncesSummary(nagiosplugin.Summary):
             yield self._group_line(group)
         for w in e.waiting:
             yield self._waiting_line(e, w)
+        if self.settings.verbosity >= 1:
+            yield f"read {_n(e.lines, 'new line')} of {e.log}"
+            for domain in sorted(set(e.refused) | set(e.accepted)):
+                refused, accepted = e.refused.get(domain), e.accepted.get(domain)
+                yield (
+                    f"{domain}: last refused citing a blocklist "
+                    + (when(refused) if refused else "never (remembered)")
+                    + ", last accepted mail "
+                    + (when(accepted) if accepted else "not since")
+                )
 
     def _group_line(self, g: Group) -> str:
         span = when(g.first) if g.first == g.last else f"{when(g.first)} to {when(g.last)}"
