@@ -2,7 +2,7 @@
 run, across a rotation, never a line twice.
 
 A Position is the file (device, inode), the offset read up to, and a hash
-of the bytes just before it. Between two runs the log may have been
+of the bytes at the file's start and just before the offset. Between two runs the log may have been
 
 - appended to: read on from the offset;
 - rotated by renaming (logrotate's default; Debian's rsyslog rotation keeps
@@ -25,7 +25,7 @@ import re
 import stat
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from check_dnsbl.configfile import open_regular
@@ -33,8 +33,10 @@ from check_dnsbl.configfile import open_regular
 #: Most bytes one run reads; the rest waits for the next run.
 MAX_READ = 256 << 20
 CHUNK = 1 << 20
-#: Bytes before the offset that identify it (a hash of them).
-TAIL = 256
+#: Bytes at the file's start and before the offset that identify the part
+#: read (a hash of them): log lines of a burst often end alike, but begin
+#: with their own time and queue ID.
+TAIL = 4096
 #: The longest line kept whole; a longer "line" is garbage and is skipped.
 MAX_LINE = 64 << 10
 
@@ -44,7 +46,7 @@ class Position:
     dev: int
     ino: int
     offset: int
-    tail: str  # sha256 hex of the TAIL bytes (or fewer) before offset
+    tail: str  # sha256 hex of the first and the last TAIL bytes before offset
 
 
 @dataclass
@@ -55,7 +57,7 @@ class Reading:
     lines: int = 0
     bytes: int = 0
     first: bool = False
-    notes: list[str] | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 class LogError(Exception):
@@ -64,7 +66,8 @@ class LogError(Exception):
 
 def _tail(fd: int, offset: int) -> str:
     start = max(0, offset - TAIL)
-    return hashlib.sha256(os.pread(fd, offset - start, start)).hexdigest()
+    head = os.pread(fd, min(TAIL, offset), 0)
+    return hashlib.sha256(head + b"\0" + os.pread(fd, offset - start, start)).hexdigest()
 
 
 def _open(path: Path, follow: bool) -> tuple[int, os.stat_result]:
@@ -111,10 +114,9 @@ def read_new(
             how = "truncated (copytruncate)" if same else "rotated"
             notes.append(f"{path} was {how}: read the rest of the old log, then the new one")
         else:
-            why = "truncated" if same else "rotated"
             notes.append(
-                f"{path} was {why} and its old part was not found beside it (compressed "
-                "or removed?): lines written just before that were not read"
+                f"{path} was rotated or truncated and its old part was not found beside it "
+                "(compressed or removed?): lines written just before that were not read"
             )
         return reader.read(fd, st, 0, notes)
     finally:

@@ -125,7 +125,7 @@ def parse(argv: Sequence[str], prog: str = "check_dnsbl_bounces") -> BouncesSett
         raise UsageError(
             "unrecognized arguments: " + " ".join(dict.fromkeys(names))
             if names
-            else "unexpected argument: options only (see --help)"
+            else "unexpected argument: this plugin takes options only"
         )
     if args.critical and args.critical < args.warning:
         raise UsageError("-c must not be lower than -w")

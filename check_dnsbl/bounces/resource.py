@@ -98,7 +98,7 @@ class Bounces(nagiosplugin.Resource):
 
         reading = logreader.read_new(s.log, known.position, s.deadline, consume)
         evidence.lines, evidence.first_run = reading.lines, reading.first
-        evidence.notes += reading.notes or []
+        evidence.notes += reading.notes
         if collector.dropped:
             evidence.notes.append(
                 f"{collector.dropped} refusals of more receivers and lists not shown "
