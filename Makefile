@@ -23,23 +23,32 @@ VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"$$/\1/p' check_dnsbl/__init_
 DEMO_PACKAGES := rbldnsd python3-nagiosplugin python3-dnspython
 DEB_PACKAGES := dpkg-dev debhelper dh-python python3-all python3-setuptools \
 	pybuild-plugin-pyproject help2man python3-nagiosplugin python3-dnspython lintian
+# check_dnsbl_bounces' end-to-end test runs two Postfix instances in a private
+# network namespace (tests/postfixworld.py). Postfix itself is Debian's postfix
+# package unpacked into $(POSTFIX_DIR) by tools/postfix-unpack and never
+# installed, so an MTA the host has (exim4, or its own Postfix) is never
+# replaced; these are the tools and the libraries its binaries need.
+POSTFIX_TEST_PACKAGES := util-linux iproute2 libdb5.3 libicu72 libnsl2 libsasl2-2 libssl3
+POSTFIX_DIR := build/postfix
 # The suite: the DNS servers, both monitoring cores, the deb build, and
 # Debian's own pytest/hypothesis/twine for the run on /usr/bin/python3.
 TEST_PACKAGES := $(sort $(DEMO_PACKAGES) $(DEB_PACKAGES) unbound dnsutils python3-venv \
-	python3-pytest python3-hypothesis twine icinga2 nagios4-core monitoring-plugins-contrib)
+	python3-pytest python3-hypothesis twine icinga2 nagios4-core monitoring-plugins-contrib \
+	$(POSTFIX_TEST_PACKAGES))
 
 LINT := $(VENV)/bin/ruff check check_dnsbl tests bench tools demo \
 	&& $(VENV)/bin/ruff format --check check_dnsbl tests bench tools demo \
 	&& $(VENV)/bin/mypy check_dnsbl tests/dnsworld.py tests/dnsrelay.py tests/faultservers.py \
-		tests/conftest.py tests/delivery.py tests/test_packaging.py bench demo/run.py \
+		tests/conftest.py tests/delivery.py tests/test_packaging.py tests/postfixworld.py bench demo/run.py \
 		tools/readme.py tools/debchangelog.py
 
-.PHONY: help deps demo-deps deb-deps venv lint test test-venv test-debian check demo \
+.PHONY: help deps demo-deps deb-deps postfix venv lint test test-venv test-debian check demo \
 	readme deb dist clean
 
 help:
 	@echo "make demo     run the plugin against demo DNSBL zones on loopback (root on Debian 12)"
 	@echo "make test     install what the suite needs, lint, run it on PyPI's and Debian's libraries"
+	@echo "make postfix  unpack (never install) Debian's postfix for the bounces end-to-end test"
 	@echo "make check    lint and test with what is installed: no root, no apt"
 	@echo "make deb      dist/check-dnsbl_$(VERSION)_all.deb (debhelper, dh-python)"
 	@echo "make dist     sdist and wheel in dist/, checked by twine (PyPI tools in $(VENV))"
@@ -49,6 +58,9 @@ help:
 
 deps:
 	$(APT_INSTALL) $(TEST_PACKAGES)
+
+postfix:
+	tools/postfix-unpack $(POSTFIX_DIR)
 
 demo-deps:
 	$(APT_INSTALL) --no-install-recommends $(DEMO_PACKAGES)
@@ -69,7 +81,7 @@ lint: venv
 
 # The suite, twice: on current PyPI releases (venv), then on Debian 12's
 # python3-nagiosplugin 1.3.2 and python3-dnspython 2.3.0 (/usr/bin/python3).
-test: $(call NEEDS,deps) venv lint test-venv test-debian
+test: $(call NEEDS,deps) $(call NEEDS,postfix) venv lint test-venv test-debian
 
 test-venv:
 	$(VPY) -m pytest -q

@@ -525,3 +525,33 @@ def test_the_listing_is_gone_when_the_receiver_accepted_mail_after_refusing_it()
         "soft.example accepts mail again: retry with postqueue -c /etc/postfix-out -f"
     )
     assert "the listing is gone; retry now with postqueue -c /etc/postfix-out -f" in out
+
+
+def test_a_delivery_logged_after_a_refusal_in_the_same_second_counts_as_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Log stamps have seconds only: the log's order tells that the receiver
+    accepted mail after it refused it (the real resource, a fake postqueue)."""
+    from check_dnsbl.bounces.resource import Bounces
+
+    (tmp_path / "queue.json").write_bytes(QUEUE_JSON)
+    fake_postqueue(tmp_path, f"cat {tmp_path}/queue.json", monkeypatch)
+    log = tmp_path / "mail.log"
+    log.write_text("")
+    settings = BouncesSettings(
+        log=log, state_file=tmp_path / "s.json", queue=True, started=time.monotonic()
+    )
+
+    def run() -> str:
+        check = nagiosplugin.Check(
+            Bounces(settings), *contexts.build(settings), BouncesSummary(settings)
+        )
+        check()
+        return render(check, ()).splitlines()[0]
+
+    run()
+    refused = line(1, "soft.example", status="deferred")
+    log.write_text(refused + refused.replace("Q000000001", "Q000000002").replace(
+        "status=deferred (host mx.soft.example[192.0.2.25] said: 554", "status=sent (250"
+    ))  # fmt: skip
+    assert run().endswith("soft.example accepts mail again: retry with postqueue -f")

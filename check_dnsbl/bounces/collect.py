@@ -23,16 +23,21 @@ class Collector:
         self.evidence, self.catalog = evidence, catalog
         self._groups: dict[tuple[str, str], Group] = {}
         self.dropped = 0
+        #: Per receiver domain, what its latest line said ("refused" or
+        #: "accepted"): log order, finer than the log's one-second stamps.
+        self.last: dict[str, str] = {}
 
     def add(self, delivery: Delivery) -> None:
         e, domain = self.evidence, delivery.domain
         if delivery.status == "sent":
             e.accepted[domain] = max(e.accepted.get(domain, 0.0), delivery.when)
+            self.last[domain] = "accepted"
             return
         citation = cite(delivery.reply) if delivery.reply else None
         if citation is None:
             return
         e.refused[domain] = max(e.refused.get(domain, 0.0), delivery.when)
+        self.last[domain] = "refused"
         k = (domain, citation.zone)
         group = self._groups.get(k)
         if group is None:

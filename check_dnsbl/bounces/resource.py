@@ -111,6 +111,8 @@ class Bounces(nagiosplugin.Resource):
             if domain in known.receivers or domain in {w.domain for w in evidence.waiting}:
                 seen = known.receivers.setdefault(domain, {})
                 seen["accepted"] = max(seen.get("accepted", 0.0), when)
+                if collector.last.get(domain) == "accepted":  # after every refusal read
+                    seen["accepted"] = max(seen["accepted"], seen.get("refused", 0.0) + 0.001)
         evidence.refused = {d: v["refused"] for d, v in known.receivers.items() if "refused" in v}
         evidence.accepted = {
             d: v["accepted"] for d, v in known.receivers.items() if "accepted" in v
