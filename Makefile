@@ -147,6 +147,7 @@ clean:
 #   $(LIBDIR)/                     the check_dnsbl package (and, unless
 #                                  SYSTEM_DEPS=yes, nagiosplugin and dnspython from PyPI)
 #   $(PLUGINDIR)/check_dnsbl       the plugin: /usr/bin/python3 with $(LIBDIR) first on sys.path
+#   $(PLUGINDIR)/check_dnsbl_bounces  the second plugin, likewise
 #   $(ICINGA_CONFDIR)/             dnsbl.conf services.conf notifications.conf
 #                                  (with DESTDIR, or if /etc/icinga2 exists; ICINGA_CONFDIR= skips)
 #   $(NAGIOS_CONFDIR)/check_dnsbl.cfg   Nagios 4 command + service template
@@ -163,11 +164,12 @@ PLUGINDIR ?= /usr/lib/nagios/plugins
 LIBDIR ?= /opt/check_dnsbl
 ICINGA_CONFDIR ?= $(if $(DESTDIR)$(wildcard /etc/icinga2),/etc/icinga2/conf.d/check_dnsbl)
 NAGIOS_CONFDIR ?= $(if $(DESTDIR)$(wildcard /etc/nagios-plugins/config),/etc/nagios-plugins/config)
-ICINGA_FILES := dnsbl.conf services.conf notifications.conf
+ICINGA_FILES := dnsbl.conf services.conf notifications.conf dnsbl-bounces.conf bounces-services.conf
 SYSTEM_DEPS ?= no
 CHECK_RBL ?= no
 PIP_VENV := build/pip
 PLUGIN := $(DESTDIR)$(PLUGINDIR)/check_dnsbl
+BOUNCES := $(DESTDIR)$(PLUGINDIR)/check_dnsbl_bounces
 LIB := $(DESTDIR)$(LIBDIR)
 RBL_DIVERTED := $(PLUGINDIR)/check_rbl.check_rbl-perl
 MARK := \# check_dnsbl launcher, written by make install
@@ -193,6 +195,8 @@ install: $(PIP_VENV)/bin/pip
 		echo "CHECK_RBL=yes with DESTDIR: divert check_rbl in the package's postinst"; exit 2;; esac
 	@if [ -e "$(PLUGIN)" ] && ! $(PLUGIN_OURS); then \
 		echo "$(PLUGIN) exists and is not ours: not touching it"; exit 1; fi
+	@if [ -e "$(BOUNCES)" ] && ! grep -qxF "$(MARK)" "$(BOUNCES)"; then \
+		echo "$(BOUNCES) exists and is not ours: not touching it"; exit 1; fi
 	@$(OURS_OR_ABSENT)
 	rm -rf "$(LIB)"
 	$(PIP_VENV)/bin/pip install -q --no-compile --target "$(LIB)" $(PIP_FLAGS) .
@@ -203,6 +207,10 @@ install: $(PIP_VENV)/bin/pip
 	printf '%s\n' '#!$(SYSPY)' '$(MARK)' 'import sys' 'sys.path.insert(0, "$(LIBDIR)")' \
 		'from check_dnsbl.cli import main' 'main()' >"$(PLUGIN)"
 	chmod 0755 "$(PLUGIN)"
+	rm -f "$(BOUNCES)"
+	printf '%s\n' '#!$(SYSPY)' '$(MARK)' 'import sys' 'sys.path.insert(0, "$(LIBDIR)")' \
+		'from check_dnsbl.bounces.cli import main' 'main()' >"$(BOUNCES)"
+	chmod 0755 "$(BOUNCES)"
 ifeq ($(CHECK_RBL),yes)
 	@if [ -L "$(PLUGINDIR)/check_rbl" ] && [ "$$(readlink "$(PLUGINDIR)/check_rbl")" = check_dnsbl ]; then :; \
 	elif command -v dpkg-divert >/dev/null; then \
@@ -226,6 +234,7 @@ endif
 
 uninstall:
 	@if [ -e "$(PLUGIN)" ] && $(PLUGIN_OURS); then echo "rm $(PLUGIN)"; rm -f "$(PLUGIN)"; fi
+	@if grep -qxF "$(MARK)" "$(BOUNCES)" 2>/dev/null; then echo "rm $(BOUNCES)"; rm -f "$(BOUNCES)"; fi
 	@rbl="$(DESTDIR)$(PLUGINDIR)/check_rbl"; if [ -L "$$rbl" ] && \
 		case "$$(readlink "$$rbl")" in check_dnsbl|$(LIBDIR)/bin/check_dnsbl) true;; *) false;; esac; \
 		then echo "rm $$rbl"; rm -f "$$rbl"; fi

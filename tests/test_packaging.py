@@ -367,6 +367,7 @@ def test_changelog_records_the_version() -> None:
 LIVE = (
     "/opt/check_dnsbl",
     "/usr/lib/nagios/plugins/check_dnsbl",
+    "/usr/lib/nagios/plugins/check_dnsbl_bounces",
     "/etc/icinga2/conf.d/check_dnsbl",
     "/etc/nagios-plugins/config/check_dnsbl.cfg",
 )
@@ -405,13 +406,25 @@ def test_make_install_stages_everything_under_destdir(tmp_path: Path) -> None:
     )  # fmt: skip
     lib = "opt/check_dnsbl"
     info = f"{lib}/check_dnsbl-{__version__}.dist-info"
-    module = sorted(f"{lib}/check_dnsbl/{p.name}" for p in (ROOT / "check_dnsbl").glob("*.*"))
+    module = sorted(
+        f"{lib}/{p.relative_to(ROOT)}" for p in (ROOT / "check_dnsbl").rglob("*.*")
+        if "__pycache__" not in p.parts and not p.name.endswith(".pyc")
+    )  # fmt: skip
     assert [s for s in staged if not s.startswith(info)] == sorted(
         [*module, "etc/icinga2/conf.d/check_dnsbl/dnsbl.conf",
          "etc/icinga2/conf.d/check_dnsbl/notifications.conf",
          "etc/icinga2/conf.d/check_dnsbl/services.conf",
-         "etc/nagios-plugins/config/check_dnsbl.cfg", "usr/lib/nagios/plugins/check_dnsbl"]
+         "etc/icinga2/conf.d/check_dnsbl/dnsbl-bounces.conf",
+         "etc/icinga2/conf.d/check_dnsbl/bounces-services.conf",
+         "etc/nagios-plugins/config/check_dnsbl.cfg", "usr/lib/nagios/plugins/check_dnsbl",
+         "usr/lib/nagios/plugins/check_dnsbl_bounces"]
     )  # fmt: skip
+    bounces = stage / "usr/lib/nagios/plugins/check_dnsbl_bounces"
+    version = subprocess.run(
+        [SYSPY, str(bounces), "-V"], env=clean_env(PYTHONPATH=str(stage / lib)),
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert (version.returncode, version.stdout) == (3, f"check_dnsbl_bounces {__version__}\n")
     # Staged for where it will live: the launcher and the byte code name /opt, not the stage.
     plugin = stage / "usr/lib/nagios/plugins/check_dnsbl"
     assert 'sys.path.insert(0, "/opt/check_dnsbl")' in plugin.read_text()
