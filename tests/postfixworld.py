@@ -2,10 +2,11 @@
 with reject_rbl_client through a DnsWorld's unbound.
 
 Everything runs in a private network and mount namespace (``unshare --net
---mount``, as bench/world.py does): a holder process, this module run as a
-script, sets the namespace up and then runs what the test asks of it, one
-JSON line each way. Nothing leaves the namespace's loopback, and the host
-stays as it was:
+--mount``, as bench/world.py does), and a PID namespace whose PID 1 is the
+holder: this module run as a script, which sets the namespace up and then
+runs what the test asks of it, one JSON line each way. When the holder ends,
+however it ends, the kernel ends every process it started. Nothing leaves
+the namespace's loopback, and the host stays as it was:
 
 - Postfix is Debian's own package, unpacked (``make postfix``:
   tools/postfix-unpack, ``apt-get download`` and ``dpkg-deb -x``) and never
@@ -29,6 +30,7 @@ import json
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -118,7 +120,11 @@ class PostfixWorld:
             raise PostfixWorldError(why)
         unshare = shutil.which("unshare") or "/usr/bin/unshare"
         self._proc = subprocess.Popen(
-            [unshare, "--net", "--mount", "--propagation", "private", "--",
+            # --pid --fork --kill-child: the holder is PID 1 of its own PID
+            # namespace, so when it dies, however it dies (the test killed with
+            # SIGKILL), the kernel ends every daemon it started
+            [unshare, "--net", "--mount", "--pid", "--fork", "--kill-child",
+             "--propagation", "private", "--",
              sys.executable, "-m", "tests.postfixworld", str(self.workdir)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -127,6 +133,9 @@ class PostfixWorld:
         self.info = self._reply(START_TIMEOUT)
 
     def stop(self) -> None:
+        """Ask the holder to stop its daemons and end. Should it be dead or
+        stuck, killing unshare kills the holder (--kill-child), PID 1 of the
+        namespace, and with it, by the kernel, every process it started."""
         proc, self._proc = self._proc, None
         if proc is not None:
             try:
@@ -135,13 +144,20 @@ class PostfixWorld:
             except (OSError, subprocess.TimeoutExpired, ValueError):
                 pass
             if proc.poll() is None:
-                os.killpg(proc.pid, 9)
+                os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
             for stream in (proc.stdin, proc.stdout):
                 if stream:
-                    stream.close()
+                    with contextlib.suppress(OSError):  # a dead holder's pipe
+                        stream.close()
         if self._own:
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+    @property
+    def info_pid(self) -> int:
+        """The holder's process id (a test kills it to see stop() clean up)."""
+        assert self._proc is not None
+        return self._proc.pid
 
     def ask(self, request: dict[str, Any], wait: float = 60.0) -> dict[str, Any]:
         """One request to the holder, and its reply."""

@@ -4,8 +4,10 @@ sender's sendmail sent; the check reports it from the sender's real log and
 queue; a delisting and a retry empty the queue, and the check recovers.
 """
 
+import contextlib
 import os
 import re
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -175,3 +177,31 @@ def test_the_check_never_changes_the_queue(world: PostfixWorld, tmp_path: Path) 
     finally:
         world.ask({"op": "zone", "name": "zen.spamhaus.org", "ip4": []})
         world.run(["/usr/sbin/postsuper", "-c", world.info["sender_conf"], "-d", "ALL"])
+
+
+def test_a_killed_holder_leaves_no_daemon_behind() -> None:
+    """The holder dies by SIGKILL, without stopping Postfix, rbldnsd and
+    unbound: the kernel ends every process of its namespace, and only those."""
+    if available():
+        pytest.skip("see the world fixture")
+    w = PostfixWorld()
+    w.start()
+    try:
+        netns = os.readlink(f"/proc/{w.info_pid}/ns/net")  # set up: the world is ready
+        assert netns != os.readlink("/proc/self/ns/net")
+        os.kill(w.info_pid, signal.SIGKILL)
+    finally:
+        w.stop()
+    deadline = time.monotonic() + 10  # the kernel's teardown, waited for
+
+    def left() -> list[str]:
+        found = []
+        for entry in Path("/proc").iterdir():
+            with contextlib.suppress(OSError):
+                if entry.name.isdigit() and os.readlink(entry / "ns" / "net") == netns:
+                    found.append(entry.name)
+        return found
+
+    while left() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert left() == []
