@@ -26,26 +26,34 @@ DEMO_PACKAGES := rbldnsd python3-nagiosplugin python3-dnspython
 DEB_PACKAGES := dpkg-dev debhelper dh-python python3-all python3-setuptools \
 	pybuild-plugin-pyproject help2man python3-nagiosplugin python3-dnspython \
 	python3-idna publicsuffix lintian
+# check_dnsbl_bounces' end-to-end test runs two Postfix instances in a private
+# network namespace (tests/postfixworld.py). Postfix itself is Debian's postfix
+# package unpacked into $(POSTFIX_DIR) by tools/postfix-unpack and never
+# installed, so an MTA the host has (exim4, or its own Postfix) is never
+# replaced; these are the tools and the libraries its binaries need.
+POSTFIX_TEST_PACKAGES := util-linux iproute2 libdb5.3 libicu72 libnsl2 libsasl2-2 libssl3
+POSTFIX_DIR := build/postfix
 # The suite: the DNS servers, both monitoring cores, the deb build, and
 # Debian's own pytest/hypothesis/twine for the run on /usr/bin/python3;
 # libfaketime puts the cluster test's icinga2 master past its cold start.
 TEST_PACKAGES := $(sort $(DEMO_PACKAGES) $(DEB_PACKAGES) unbound dnsutils python3-venv \
 	python3-pytest python3-hypothesis twine icinga2 nagios4-core monitoring-plugins-contrib \
-	libfaketime)
+	libfaketime $(POSTFIX_TEST_PACKAGES))
 
 LINT := $(VENV)/bin/ruff check check_dnsbl tests bench tools demo \
 	&& $(VENV)/bin/ruff format --check check_dnsbl tests bench tools demo \
 	&& $(VENV)/bin/mypy check_dnsbl tests/dnsworld.py tests/dnsrelay.py tests/faultservers.py \
 		tests/conftest.py tests/delivery.py tests/test_packaging.py tests/icinga_harness.py \
-		tests/test_cluster.py bench demo/run.py \
+		tests/test_cluster.py tests/postfixworld.py bench demo/run.py \
 		tools/readme.py tools/debchangelog.py
 
-.PHONY: help deps demo-deps deb-deps venv lint test test-venv test-debian check demo \
+.PHONY: help deps demo-deps deb-deps postfix venv lint test test-venv test-debian check demo \
 	readme deb dist clean
 
 help:
 	@echo "make demo     run the plugin against demo DNSBL zones on loopback (root on Debian 12)"
 	@echo "make test     install what the suite needs, lint, run it on PyPI's and Debian's libraries"
+	@echo "make postfix  unpack (never install) Debian's postfix for the bounces end-to-end test"
 	@echo "make check    lint and test with what is installed: no root, no apt"
 	@echo "make deb      dist/check-dnsbl_$(VERSION)_all.deb (debhelper, dh-python)"
 	@echo "make dist     sdist and wheel in dist/, checked by twine (PyPI tools in $(VENV))"
@@ -55,6 +63,9 @@ help:
 
 deps:
 	$(APT_INSTALL) $(TEST_PACKAGES)
+
+postfix:
+	tools/postfix-unpack $(POSTFIX_DIR)
 
 demo-deps:
 	$(APT_INSTALL) --no-install-recommends $(DEMO_PACKAGES)
@@ -75,7 +86,7 @@ lint: venv
 
 # The suite, twice: on current PyPI releases (venv), then on Debian 12's
 # python3-nagiosplugin 1.3.2 and python3-dnspython 2.3.0 (/usr/bin/python3).
-test: $(call NEEDS,deps) venv lint test-venv test-debian
+test: $(call NEEDS,deps) $(call NEEDS,postfix) venv lint test-venv test-debian
 
 test-venv:
 	$(VPY) -m pytest -q
@@ -144,6 +155,7 @@ clean:
 #   $(LIBDIR)/                     the check_dnsbl package (and, unless
 #                                  SYSTEM_DEPS=yes, its libraries from PyPI)
 #   $(PLUGINDIR)/check_dnsbl       the plugin: /usr/bin/python3 with $(LIBDIR) first on sys.path
+#   $(PLUGINDIR)/check_dnsbl_bounces  the second plugin, likewise
 #   $(ICINGA_CONFDIR)/             dnsbl.conf services.conf notifications.conf
 #                                  (with DESTDIR, or if /etc/icinga2 exists; ICINGA_CONFDIR= skips)
 #   $(NAGIOS_CONFDIR)/check_dnsbl.cfg   Nagios 4 command + service template
@@ -161,11 +173,12 @@ PLUGINDIR ?= /usr/lib/nagios/plugins
 LIBDIR ?= /opt/check_dnsbl
 ICINGA_CONFDIR ?= $(if $(DESTDIR)$(wildcard /etc/icinga2),/etc/icinga2/conf.d/check_dnsbl)
 NAGIOS_CONFDIR ?= $(if $(DESTDIR)$(wildcard /etc/nagios-plugins/config),/etc/nagios-plugins/config)
-ICINGA_FILES := dnsbl.conf services.conf notifications.conf
+ICINGA_FILES := dnsbl.conf services.conf notifications.conf dnsbl-bounces.conf bounces-services.conf
 SYSTEM_DEPS ?= no
 CHECK_RBL ?= no
 PIP_VENV := build/pip
 PLUGIN := $(DESTDIR)$(PLUGINDIR)/check_dnsbl
+BOUNCES := $(DESTDIR)$(PLUGINDIR)/check_dnsbl_bounces
 LIB := $(DESTDIR)$(LIBDIR)
 RBL_DIVERTED := $(PLUGINDIR)/check_rbl.check_rbl-perl
 MARK := \# check_dnsbl launcher, written by make install
@@ -191,6 +204,8 @@ install: $(PIP_VENV)/bin/pip
 		echo "CHECK_RBL=yes with DESTDIR: divert check_rbl in the package's postinst"; exit 2;; esac
 	@if [ -e "$(PLUGIN)" ] && ! $(PLUGIN_OURS); then \
 		echo "$(PLUGIN) exists and is not ours: not touching it"; exit 1; fi
+	@if [ -e "$(BOUNCES)" ] && ! grep -qxF "$(MARK)" "$(BOUNCES)"; then \
+		echo "$(BOUNCES) exists and is not ours: not touching it"; exit 1; fi
 	@$(OURS_OR_ABSENT)
 	rm -rf "$(LIB)"
 	$(PIP_VENV)/bin/pip install -q --no-compile --target "$(LIB)" $(PIP_FLAGS) .
@@ -201,6 +216,10 @@ install: $(PIP_VENV)/bin/pip
 	printf '%s\n' '#!$(SYSPY)' '$(MARK)' 'import sys' 'sys.path.insert(0, "$(LIBDIR)")' \
 		'from check_dnsbl.cli import main' 'main()' >"$(PLUGIN)"
 	chmod 0755 "$(PLUGIN)"
+	rm -f "$(BOUNCES)"
+	printf '%s\n' '#!$(SYSPY)' '$(MARK)' 'import sys' 'sys.path.insert(0, "$(LIBDIR)")' \
+		'from check_dnsbl.bounces.cli import main' 'main()' >"$(BOUNCES)"
+	chmod 0755 "$(BOUNCES)"
 ifeq ($(CHECK_RBL),yes)
 	@if [ -L "$(PLUGINDIR)/check_rbl" ] && [ "$$(readlink "$(PLUGINDIR)/check_rbl")" = check_dnsbl ]; then :; \
 	elif command -v dpkg-divert >/dev/null; then \
@@ -224,6 +243,7 @@ endif
 
 uninstall:
 	@if [ -e "$(PLUGIN)" ] && $(PLUGIN_OURS); then echo "rm $(PLUGIN)"; rm -f "$(PLUGIN)"; fi
+	@if grep -qxF "$(MARK)" "$(BOUNCES)" 2>/dev/null; then echo "rm $(BOUNCES)"; rm -f "$(BOUNCES)"; fi
 	@rbl="$(DESTDIR)$(PLUGINDIR)/check_rbl"; if [ -L "$$rbl" ] && \
 		case "$$(readlink "$$rbl")" in check_dnsbl|$(LIBDIR)/bin/check_dnsbl) true;; *) false;; esac; \
 		then echo "rm $$rbl"; rm -f "$$rbl"; fi

@@ -38,7 +38,14 @@ every import points down (a module uses only those on its floor or below)::
                  one line why not
     publicsuffix the Public Suffix List (the host's copy: PyPI's
                  publicsuffixlist or Debian's publicsuffix) -> registrable domains
+    statefile    state files: regular only, no symlinks, flock, atomic
+                 replacement keeping the owner (history's, and bounces')
     wire         DNS messages as bytes, for the hot path
+
+The package's second plugin, check_dnsbl_bounces (the MTA's log and
+queue as evidence), is the sub-package ``bounces``, with a map of its own;
+it imports the catalog, ``summary.render``, ``statefile`` and ``cli.finish``
+from here, and nothing here imports it.
 
 Pipeline::
 

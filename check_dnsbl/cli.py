@@ -11,15 +11,19 @@ import math
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from check_dnsbl.keys import redact
 from check_dnsbl.options import Answer, UsageError, parse
 from check_dnsbl.settings import Settings
 
+if TYPE_CHECKING:
+    import nagiosplugin
+
 PREFIX = "DNSBL"
+S = TypeVar("S")
 
 
 def one_line(text: str) -> str:
@@ -68,48 +72,71 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         argv = sys.argv[1:]
         name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
         prog = name if name not in ("", "__main__.py", "-c") else prog
+    run(parsed(parse, argv, prog, PREFIX))
+
+
+def parsed(
+    parse: Callable[[Sequence[str], str], S], argv: Sequence[str], prog: str, prefix: str
+) -> S:
+    """What ``parse`` makes of ``argv``; a usage error, -h or -V exits 3 with
+    its one line (or the help text)."""
     try:
-        settings = parse(argv, prog)
+        return parse(argv, prog)
     except Answer as answer:
         _exit(3, str(answer))
     except UsageError as exc:
-        _exit(3, one_line(f"{PREFIX} UNKNOWN - {exc} (see --help)"))
+        _exit(3, one_line(f"{prefix} UNKNOWN - {exc} (see --help)"))
     except KeyboardInterrupt:
-        _exit(3, f"{PREFIX} UNKNOWN - interrupted")
+        _exit(3, f"{prefix} UNKNOWN - interrupted")
     except Exception as exc:  # a bug must still give one line, never a traceback
-        _exit(3, one_line(f"{PREFIX} UNKNOWN - internal error: {type(exc).__name__}: {exc}"))
-    run(settings)
+        _exit(3, one_line(f"{prefix} UNKNOWN - internal error: {type(exc).__name__}: {exc}"))
 
 
 def run(settings: Settings) -> NoReturn:
-    """Build the Check from Settings, run it, and print what it found.
+    """Build the Check from Settings, run it, and print what it found."""
+
+    def build() -> "nagiosplugin.Check":
+        import nagiosplugin
+
+        from check_dnsbl import contexts
+        from check_dnsbl.resource import Dnsbl
+        from check_dnsbl.summary import DnsblSummary
+
+        return nagiosplugin.Check(
+            Dnsbl(settings), *contexts.build(settings), DnsblSummary(settings)
+        )
+
+    finish(build, settings.timeout, settings.secrets, PREFIX)
+
+
+def finish(
+    build: Callable[[], "nagiosplugin.Check"],
+    timeout: float,
+    secrets: tuple[str, ...],
+    prefix: str,
+) -> NoReturn:
+    """Run the Check that ``build`` makes and print what it found.
 
     nagiosplugin's stages run as usual (Resource -> Contexts -> Summary); the
     output is laid out here instead of by its Runtime, so that it fits
     Nagios's 8 KB in bytes, perfdata included, and a stdout that cannot be
     written ends as exit 3 rather than a traceback. The alarm is a backstop
-    only: the Resource ends its own work before settings.deadline."""
+    only: the Resource ends its own work before the run's deadline."""
     try:
-        import nagiosplugin
+        from check_dnsbl.summary import render
 
-        from check_dnsbl import contexts
-        from check_dnsbl.resource import Dnsbl
-        from check_dnsbl.summary import DnsblSummary, render
-
-        check = nagiosplugin.Check(
-            Dnsbl(settings), *contexts.build(settings), DnsblSummary(settings)
-        )
+        check = build()
         signal.signal(signal.SIGALRM, _alarm)
-        signal.alarm(math.ceil(settings.timeout) + 1)
+        signal.alarm(math.ceil(timeout) + 1)
         check()
         signal.alarm(0)
-        text = render(check, settings.secrets)
+        text = render(check, secrets)
     except _Backstop:
-        _exit(3, f"{PREFIX} UNKNOWN - plugin timed out: past -t {settings.timeout:g}")
+        _exit(3, f"{prefix} UNKNOWN - plugin timed out: past -t {timeout:g}")
     except KeyboardInterrupt:
-        _exit(3, f"{PREFIX} UNKNOWN - interrupted")
+        _exit(3, f"{prefix} UNKNOWN - interrupted")
     except Exception as exc:  # a bug must still give one line, never a traceback
         why = one_line(f"{type(exc).__name__}: {exc}")
-        _exit(3, redact(f"{PREFIX} UNKNOWN - internal error: {why}", settings.secrets))
+        _exit(3, redact(f"{prefix} UNKNOWN - internal error: {why}", secrets))
     _write(text)
     sys.exit(check.exitcode)

@@ -4,25 +4,15 @@ A small JSON state file per service (its name hashes the targets and lists,
 so other services never clash), read and rewritten after the DNS work, never
 during it. The path is the admin's, and may name anything, so:
 
-- only a regular file is opened, never through a symlink, never blocking
-  (``configfile.open_regular``): a FIFO, device or socket is refused in words;
+- the file's safety (regular files only, no symlinks, an flock without a
+  lock file, atomic replacement keeping the owner, SIGTERM held, stale
+  temporary files removed) is ``statefile``'s, shared with check_dnsbl_bounces;
 - only a file that is provably ours is rewritten: a JSON object with our
   format name and version, or an empty file. Another program's file, or a
   newer format, is left alone. A file that begins as ours (``HEAD``) but does
   not parse is reset, and the damaged copy is kept beside it (a hard link);
 - every entry is checked on load: a bad one is dropped with a note, the rest
-  kept; at most MAX_ENTRIES entries are kept, so what is written reads back;
-- the lock is an flock on the state file itself, waited for only until the
-  run's deadline: there is no lock file to leave behind, or to create beside
-  a file that is not ours. Writers replace the file by rename, so a run that
-  was waiting checks that the file it locked is still the one at the path.
-  A missing file is first created empty (O_EXCL), then filled like any other;
-- the new file is written atomically (temporary file, fsync, rename) with the
-  owner, group and mode of the one it replaces; when that owner cannot be
-  kept, nothing is written. A new file is 0600; as root it (and any directory
-  made for it) gets the owner of the directory it is made in. SIGTERM and
-  SIGINT wait while the temporary file exists; one left by a killed run
-  (SIGKILL) is removed by the next.
+  kept; at most MAX_ENTRIES entries are kept, so what is written reads back.
 
 Any problem costs the history, never a verdict: ``record`` returns it as a
 line for the long output.
@@ -36,24 +26,16 @@ Format (``"version": 1``)::
 Delistings are kept for 30 days, so they can be followed up.
 """
 
-import fcntl
-import grp
 import hashlib
 import json
 import math
-import os
-import pwd
 import re
-import signal
-import stat
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from check_dnsbl.configfile import NotRegular, open_regular, read_bounded
 from check_dnsbl.model import Changes, Status, TargetReport
+from check_dnsbl.statefile import Unavailable, keep_copy, problem, rewrite, state_dir
 
 FORMAT, VERSION = "check_dnsbl-state", 1
 #: How every file we write begins: a file that begins so is ours.
@@ -78,26 +60,9 @@ def default_path(targets: list[str], zones: list[str]) -> Path:
     hash of what is checked. Relative values are ignored, as XDG says; with
     no absolute one (no $HOME, a user unknown to the system) the path is
     relative, and ``record`` refuses it in words."""
-    bases = (
-        os.environ.get("STATE_DIRECTORY", "").split(":")[0],
-        os.environ.get("XDG_STATE_HOME", ""),
-        os.path.join(os.path.expanduser("~"), ".local", "state"),  # "~" when unknown
-    )
-    root = next((b for b in bases if os.path.isabs(b)), "")
+    root = state_dir()
     digest = hashlib.sha256("\n".join([*targets, "--", *sorted(zones)]).encode()).hexdigest()
     return Path(root, "check_dnsbl", f"state-{digest[:16]}.json")
-
-
-def state_path(text: str) -> Path:
-    """A --state-file value, made absolute; ValueError when it cannot name a
-    file of ours."""
-    if not text:
-        raise ValueError("an empty path; give a file name")
-    if "\0" in text:
-        raise ValueError("the path holds a NUL byte")
-    if text.rsplit("/", 1)[-1] in ("", ".", "..") or os.path.isdir(text):
-        raise ValueError(f"{text} names a directory; give a file name")
-    return Path(os.path.abspath(text))
 
 
 def key(target: str, zone: str) -> str:
@@ -256,258 +221,32 @@ def dumps(state: State) -> bytes:
     return f"{text}\n".encode()
 
 
-class Unavailable(Exception):
-    """Why this run has no history; the message follows "history unavailable: "."""
-
-
 def record(path: Path, reports: tuple[TargetReport, ...], until: float) -> Changes:
     """Read, update and rewrite the state file; the history problem in words
     instead of an exception, so verdicts never depend on the state file."""
+    now = time.time()
+
+    def edit(raw: bytes) -> tuple[bytes, Changes]:
+        corrupt = ""
+        try:
+            state, notes = load(raw, now)
+        except Foreign as exc:
+            raise Unavailable(f"{path} {exc}; not touching it") from None
+        except Corrupt as exc:
+            state, notes, corrupt = {}, [], str(exc)
+        said = f"state file {path}: " + "; ".join(notes) + "; rewritten without them"
+        if corrupt:
+            copy = keep_copy(path, raw, corrupt, MAX_BYTES)
+            said = (
+                f"state file {path} was corrupt ({corrupt}) and has been reset; "
+                f"the damaged copy is {copy}"
+            )
+        changes = update(state, reports, now)
+        if notes or corrupt:
+            changes.warning = "; ".join(filter(None, (said, changes.warning)))
+        return dumps(state), changes
+
     try:
-        return _record(path, reports, until, time.time())
-    except Unavailable as exc:
-        problem = str(exc)
-    except NotRegular as exc:
-        problem = f"{path} is not a regular file ({exc.kind}); not touching it"
-    except OSError as exc:
-        problem = f"state file {exc.filename or path}: {exc.strerror}"
+        return rewrite(path, until, MAX_BYTES, edit)
     except Exception as exc:  # a bug here must cost the history, never the verdicts
-        problem = f"internal error: {type(exc).__name__}: {exc}"
-    return Changes(problem=f"history unavailable: {problem}")
-
-
-def _record(path: Path, reports: tuple[TargetReport, ...], until: float, now: float) -> Changes:
-    if not path.is_absolute():
-        raise Unavailable(
-            "no state directory ($STATE_DIRECTORY, $XDG_STATE_HOME and $HOME are unset or "
-            "relative); set one, or give --state-file"
-        )
-    _make_dirs(path.parent)
-    while True:
-        try:
-            fd, st = open_regular(path, follow=False)
-        except NotRegular as exc:
-            if exc.kind == "a symlink":
-                raise Unavailable(f"{path} is a symlink; not following it") from None
-            raise
-        except FileNotFoundError:
-            _create(path)
-            continue
-        try:
-            changes = _rewrite(path, fd, st, reports=reports, until=until, now=now)
-        finally:
-            os.close(fd)
-        if changes is not None:
-            return changes
-        if time.monotonic() >= until:
-            raise Unavailable("state file locked by another run")
-
-
-def _rewrite(
-    path: Path,
-    fd: int,
-    st: os.stat_result,
-    *,
-    reports: tuple[TargetReport, ...],
-    until: float,
-    now: float,
-) -> Changes | None:
-    """Update the state file open on ``fd``; None when another run replaced
-    it meanwhile. Writers never change a file in place, so what is read
-    before the lock is still its content once the lock is ours."""
-    raw = read_bounded(fd, MAX_BYTES)
-    corrupt = ""
-    try:
-        state, notes = load(raw, now)
-    except Foreign as exc:
-        raise Unavailable(f"{path} {exc}; not touching it") from None
-    except Corrupt as exc:
-        state, notes, corrupt = {}, [], str(exc)
-    _lock(fd, until)
-    if not _current(path, st):
-        return None
-    said = f"state file {path}: " + "; ".join(notes) + "; rewritten without them"
-    if corrupt:
-        copy = _keep_copy(path, raw, corrupt)
-        said = (
-            f"state file {path} was corrupt ({corrupt}) and has been reset; "
-            f"the damaged copy is {copy}"
-        )
-    changes = update(state, reports, now)
-    _replace(path, dumps(state), st)
-    if notes or corrupt:
-        changes.warning = "; ".join(filter(None, (said, changes.warning)))
-    return changes
-
-
-def _make_dirs(directory: Path) -> None:
-    """Create the missing directories (0700). As root each gets its parent's
-    owner: a first run by hand as root must not lock the monitoring user out."""
-    missing: list[Path] = []
-    while not directory.is_dir() and directory != directory.parent:
-        missing.append(directory)
-        directory = directory.parent
-    for d in reversed(missing):
-        try:
-            os.mkdir(d, 0o700)
-            if os.geteuid() == 0:
-                parent = os.stat(d.parent)
-                os.chown(d, parent.st_uid, parent.st_gid, follow_symlinks=False)
-        except OSError as exc:
-            raise Unavailable(f"cannot create {d}: {exc.strerror}") from None
-
-
-def _create(path: Path) -> None:
-    """A new, empty state file (0600; as root, owned like its directory),
-    unless another run made one first. Empty is ours: it is filled next."""
-    try:
-        fd = os.open(
-            path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
-        )
-    except FileExistsError:
-        return
-    try:
-        if os.geteuid() == 0:
-            where = os.stat(path.parent)
-            os.fchown(fd, where.st_uid, where.st_gid)
-    finally:
-        os.close(fd)
-
-
-def _lock(fd: int, until: float) -> None:
-    """An exclusive flock on the state file, waited for until ``until``."""
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            if time.monotonic() >= until:
-                raise Unavailable("state file locked by another run") from None
-            time.sleep(0.01)
-
-
-def _read(path: Path) -> bytes | None:
-    """The bytes of a regular file at ``path`` (up to MAX_BYTES + 1), else None."""
-    try:
-        fd, _ = open_regular(path, follow=False)
-    except OSError:
-        return None
-    try:
-        return read_bounded(fd, MAX_BYTES)
-    finally:
-        os.close(fd)
-
-
-def _current(path: Path, st: os.stat_result) -> bool:
-    """Whether ``path`` still names the file ``st`` describes."""
-    try:
-        now = os.lstat(path)
-    except FileNotFoundError:
-        return False
-    return (now.st_dev, now.st_ino) == (st.st_dev, st.st_ino)
-
-
-def _keep_copy(path: Path, raw: bytes, why: str) -> Path:
-    """Keep the damaged file beside it (a hard link: owner, mode and bytes as
-    they were), named by its content, so the same damage is kept once.
-    Unavailable, and no reset, when the copy cannot be kept."""
-    copy = path.with_name(f"{path.name}.corrupt-{hashlib.sha256(raw).hexdigest()[:12]}")
-    try:
-        os.link(path, copy, follow_symlinks=False)
-    except FileExistsError:
-        if _read(copy) != raw:
-            raise Unavailable(
-                f"{path} is corrupt ({why}), and {copy} is in the way; not resetting it"
-            ) from None
-    except OSError as exc:
-        raise Unavailable(
-            f"{path} is corrupt ({why}) and no copy of it can be kept "
-            f"({copy}: {exc.strerror}); not resetting it"
-        ) from None
-    return copy
-
-
-@contextmanager
-def _signals_held() -> Iterator[None]:
-    """SIGTERM (Icinga's timeout) and SIGINT wait until the new file is whole
-    and in place, or gone; they take effect as soon as this ends."""
-    held = {signal.SIGTERM, signal.SIGINT}
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
-
-
-def _replace(path: Path, data: bytes, old: os.stat_result) -> None:
-    """Replace the file ``old`` describes by ``data``, atomically (temporary
-    file, fsync, rename), with its owner, group and mode."""
-    _sweep(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with _signals_held():
-        fd = os.open(
-            tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
-        )
-        try:
-            mine = os.fstat(fd)
-            if (old.st_uid, old.st_gid) != (mine.st_uid, mine.st_gid):
-                try:
-                    os.fchown(fd, old.st_uid, old.st_gid)
-                except PermissionError:
-                    raise Unavailable(
-                        f"{path} belongs to {_who(old.st_uid, old.st_gid)}; this run "
-                        f"({_who(mine.st_uid, mine.st_gid)}) cannot give a new copy that "
-                        "owner, so it does not rewrite it"
-                    ) from None
-            os.fchmod(fd, old.st_mode & 0o777)
-            with open(fd, "wb", closefd=False) as f:
-                f.write(data)
-            os.fsync(fd)
-            os.rename(tmp, path)
-        finally:
-            os.close(fd)
-            tmp.unlink(missing_ok=True)
-
-
-def _who(uid: int, gid: int) -> str:
-    """``user:group`` by name where the system knows them."""
-    try:
-        user = pwd.getpwuid(uid).pw_name
-    except KeyError:
-        user = str(uid)
-    try:
-        group = grp.getgrgid(gid).gr_name
-    except KeyError:
-        group = str(gid)
-    return f"{user}:{group}"
-
-
-def _sweep(path: Path) -> None:
-    """Remove temporary files left by writers that were killed (SIGKILL):
-    only our exact name pattern, only regular files, only of a pid that no
-    longer runs (or is ours: a dead process had it before us)."""
-    pattern = re.compile(rf"\.{re.escape(path.name)}\.([1-9][0-9]{{0,6}})\.tmp")
-    for name in os.listdir(path.parent):
-        match = pattern.fullmatch(name)
-        if match is None or not _dead(int(match[1])):
-            continue
-        stale = path.parent / name
-        try:
-            if stat.S_ISREG(os.lstat(stale).st_mode):
-                stale.unlink()
-        except FileNotFoundError:
-            pass
-
-
-def _dead(pid: int) -> bool:
-    """Whether a writer with this pid is gone: no such process, or it is us
-    (we have no temporary file yet, so a dead process had our pid)."""
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # another user's live process
-        return False
-    return False
+        return Changes(problem=f"history unavailable: {problem(path, exc)}")

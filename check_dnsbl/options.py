@@ -15,12 +15,13 @@ from typing import NoReturn
 
 from check_dnsbl import __version__, configfile, extraopts, publicsuffix
 from check_dnsbl.catalog import Catalog, CatalogError, DnsblList, normalize_zone, parse_lists
-from check_dnsbl.history import default_path, state_path
+from check_dnsbl.history import default_path
 from check_dnsbl.keys import KeyFileError, load_keys
 from check_dnsbl.model import Target, kind
 from check_dnsbl.outbound import default_vias, parse_via
 from check_dnsbl.resolvers import parse_resolver, system_resolvers
 from check_dnsbl.settings import Settings, process_start
+from check_dnsbl.statefile import state_path
 from check_dnsbl.targets import HARD_MAX_ADDRESSES, parse_domain, parse_host, parse_mx
 
 

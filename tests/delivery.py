@@ -34,6 +34,9 @@ NAGIOS_CFG = "etc/nagios-plugins/config/check_dnsbl.cfg"
 DOC = "usr/share/doc/check-dnsbl"
 EXAMPLES = f"{DOC}/examples"
 MANPAGE = "usr/share/man/man1/check_dnsbl.1.gz"
+BOUNCES = "usr/lib/nagios/plugins/check_dnsbl_bounces"
+BOUNCES_COMMAND = "usr/share/icinga2/include/plugins-contrib.d/check_dnsbl_bounces.conf"
+BOUNCES_MANPAGE = "usr/share/man/man1/check_dnsbl_bounces.1.gz"
 
 
 def require(ok: bool, why: str) -> None:

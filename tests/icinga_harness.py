@@ -36,7 +36,13 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parent.parent
 ICINGA_DIR = REPO / "icinga"
 #: The files an admin copies into conf.d (or zones.d), in include order.
-SHIPPED_CONF = ("dnsbl.conf", "services.conf", "notifications.conf")
+SHIPPED_CONF = (
+    "dnsbl.conf",
+    "services.conf",
+    "notifications.conf",
+    "dnsbl-bounces.conf",
+    "bounces-services.conf",
+)
 ICINGA2 = "icinga2"
 NAGIOS4 = "nagios4"
 

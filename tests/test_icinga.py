@@ -78,6 +78,10 @@ def parse_objects(listing: str) -> dict[str, str]:
     return dict(zip(parts[1::2], parts[2::2], strict=True))
 
 
+#: Hosts without an agent (nor vars.dnsbl_bounces) get no "dnsbl-bounces".
+BOUNCES_UNUSED = r"Apply rule 'dnsbl-bounces(-mail)?' \(in .*\) .* does not match anywhere!"
+
+
 def assert_clean_validation(proc: subprocess.CompletedProcess[str], allow: str = r"(?!)") -> None:
     """Exit 0, and no warning or critical line (but those matching ``allow``)."""
     out = proc.stdout + proc.stderr
@@ -101,6 +105,7 @@ object Host "mx1" {
   address = "192.0.2.25"
   vars.mail_server = true
   vars.dnsbl = { dnsbl_nameserver = [ "127.0.0.1" ], dnsbl_critical = 1 }
+  vars.dnsbl_bounces = { bounces_log = "/var/log/mail/mail.log" }
   vars.notification.dnsbl = { users = [ "postmaster" ] }
 }
 object Host "agent-mx" {
@@ -127,9 +132,14 @@ def test_shipped_conf_validates_and_applies(icinga2: str, tmp_path: Path) -> Non
     assert_clean_validation(icinga.validate())
 
     services = parse_objects(icinga.object_list("Service"))
-    assert sorted(services) == [  # web1: no mail_server
-        "agent-mx!dnsbl", "agent-mx!dnsbl-new-listings", "mx1!dnsbl", "mx1!dnsbl-new-listings",
+    assert sorted(services) == [  # web1: no mail_server; agent-mx: no agent, no opt-in
+        "agent-mx!dnsbl", "agent-mx!dnsbl-new-listings", "mx1!dnsbl", "mx1!dnsbl-bounces",
+        "mx1!dnsbl-new-listings",
     ]  # fmt: skip
+    bounces = services["mx1!dnsbl-bounces"]  # Icinga on the mail server itself: no agent
+    assert '* command_endpoint = ""' in bounces
+    assert '* bounces_log = "/var/log/mail/mail.log"' in bounces
+    assert "* volatile = true" in bounces and "* max_check_attempts = 1" in bounces
     mx1 = services["mx1!dnsbl"]
     assert '* check_command = "dnsbl"' in mx1
     assert "* check_interval = 900" in mx1
@@ -155,8 +165,11 @@ def test_shipped_conf_validates_and_applies(icinga2: str, tmp_path: Path) -> Non
 
     notifications = parse_objects(icinga.object_list("Notification"))
     assert sorted(notifications) == [  # only hosts that ask for it
-        "mx1!dnsbl!dnsbl-mail", "mx1!dnsbl-new-listings!dnsbl-new-listings-mail",
+        "mx1!dnsbl!dnsbl-mail", "mx1!dnsbl-bounces!dnsbl-bounces-mail",
+        "mx1!dnsbl-new-listings!dnsbl-new-listings-mail",
     ]  # fmt: skip
+    # the full output, with the receivers' words and the delist link
+    assert '* command = "dnsbl-mail"' in notifications["mx1!dnsbl-bounces!dnsbl-bounces-mail"]
     note = notifications["mx1!dnsbl!dnsbl-mail"]
     assert '* users = [ "postmaster" ]' in note
     assert "* interval = 0" in note
@@ -208,7 +221,7 @@ object Host "mx4" {
 """,
     )
     no_mail = r"Apply rule 'dnsbl(-new-listings)?-mail' \(in .*\) .* does not match anywhere!"
-    assert_clean_validation(icinga.validate(), allow=no_mail)
+    assert_clean_validation(icinga.validate(), allow=f"{no_mail}|{BOUNCES_UNUSED}")
     services = parse_objects(icinga.object_list("Service"))
     assert sorted(services) == ["mx3!dnsbl", "mx3!dnsbl-new-listings", "mx4!dnsbl"]
     main, new = services["mx3!dnsbl"], services["mx3!dnsbl-new-listings"]
@@ -246,9 +259,14 @@ def test_distributed_example_validates(icinga2: str, tmp_path: Path) -> None:
 
     services = parse_objects(icinga.object_list("Service"))
     assert sorted(services) == [
-        "mx1.example.com!dnsbl", "mx1.example.com!dnsbl-new-listings",
+        "mx1.example.com!dnsbl", "mx1.example.com!dnsbl-bounces",
+        "mx1.example.com!dnsbl-new-listings",
         "mx2.example.net!dnsbl", "mx2.example.net!dnsbl-new-listings",
     ]  # fmt: skip
+    # the bounces check reads the mail server's own log: only where an agent runs it
+    bounces = services["mx1.example.com!dnsbl-bounces"]
+    assert '* command_endpoint = "mx1.example.com"' in bounces
+    assert '* check_command = "dnsbl-bounces"' in bounces
     for name in ("dnsbl", "dnsbl-new-listings"):
         agent = services[f"mx1.example.com!{name}"]
         assert '* command_endpoint = "mx1.example.com"' in agent  # runs on the mail server
@@ -259,15 +277,16 @@ def test_distributed_example_validates(icinga2: str, tmp_path: Path) -> None:
     notifications = parse_objects(icinga.object_list("Notification"))
     assert sorted(notifications) == [
         "mx1.example.com!dnsbl!dnsbl-mail",
+        "mx1.example.com!dnsbl-bounces!dnsbl-bounces-mail",
         "mx1.example.com!dnsbl-new-listings!dnsbl-new-listings-mail",
         "mx2.example.net!dnsbl!dnsbl-mail",
         "mx2.example.net!dnsbl-new-listings!dnsbl-new-listings-mail",
     ]
 
 
-def _conf_arguments() -> dict[str, str]:
-    """The CheckCommand's arguments block: {argument key: its body}."""
-    text = (ICINGA_DIR / "dnsbl.conf").read_text(encoding="utf-8")
+def _conf_arguments(name: str = "dnsbl.conf") -> dict[str, str]:
+    """A CheckCommand's arguments block: {argument key: its body}."""
+    text = (ICINGA_DIR / name).read_text(encoding="utf-8")
     return dict(re.findall(r'^\t\t"(-[-\w]+)" = \{\n(.*?)^\t\t\}', text, re.M | re.S))
 
 
@@ -302,6 +321,29 @@ def test_command_maps_every_plugin_option() -> None:
         assert var, f"{key} has no $dnsbl_...$ value"
         if isinstance(action, argparse._AppendAction):
             assert "repeat_key = true" in body, f"{key} is repeatable"
+    assert seen == set(args), f"arguments for no plugin option: {set(args) - seen}"
+
+
+def test_bounces_command_maps_every_plugin_option() -> None:
+    """dnsbl-bounces: each option of check_dnsbl_bounces has a bounces_ variable
+    and the --help text as description, as for dnsbl."""
+    from check_dnsbl.bounces.options import build_parser
+
+    args = _conf_arguments("dnsbl-bounces.conf")
+    seen = set()
+    for action in build_parser()._actions:
+        if action.dest in ("version", "help"):
+            continue
+        keys = [k for k in action.option_strings if k in args]
+        assert len(keys) == 1, f"{action.option_strings} mapped {len(keys)} times"
+        seen.add(keys[0])
+        body = args[keys[0]]
+        desc = re.search(r'description = "(.*)"', body)
+        assert desc and desc.group(1) == action.help, f"{keys[0]}: description differs"
+        if isinstance(action, argparse._StoreTrueAction | argparse._CountAction):
+            assert re.search(r'set_if = "\$bounces_\w+\$"', body), f"{keys[0]} is a flag"
+        else:
+            assert re.search(r'value = "\$bounces_\w+\$"', body), f"{keys[0]}: no value"
     assert seen == set(args), f"arguments for no plugin option: {set(args) - seen}"
 
 
@@ -555,7 +597,12 @@ def test_icinga_e2e_notifies_and_recovers(icinga2: str, world: DnsWorld, tmp_pat
             plugin_contrib_dir=plugins,
             includes=[
                 pkg.root / delivery.CHECKCOMMAND,
-                *(pkg.root / delivery.EXAMPLES / f for f in SHIPPED_CONF[1:]),
+                pkg.root / delivery.BOUNCES_COMMAND,
+                *(
+                    pkg.root / delivery.EXAMPLES / f
+                    for f in SHIPPED_CONF
+                    if f not in ("dnsbl.conf", "dnsbl-bounces.conf")  # installed as commands
+                ),
             ],
             body=body,
             perfdata_writer=True,
@@ -564,7 +611,7 @@ def test_icinga_e2e_notifies_and_recovers(icinga2: str, world: DnsWorld, tmp_pat
         unused = (
             r"Apply rule 'dnsbl(-new-listings(-mail)?)?' \(in .*\) .* does not match anywhere!"
         )
-        assert_clean_validation(icinga.validate(), allow=unused)
+        assert_clean_validation(icinga.validate(), allow=f"{unused}|{BOUNCES_UNUSED}")
         assert DQS_KEY not in icinga.object_list("Service")  # what Icinga Web and the API show
         try:
             with icinga:
@@ -804,7 +851,7 @@ def test_icinga_new_listings_notify_once_each(icinga2: str, tmp_path: Path) -> N
             perfdata_writer=True,
             external_commands=True,
         )
-        assert_clean_validation(icinga.validate())
+        assert_clean_validation(icinga.validate(), allow=BOUNCES_UNUSED)
         try:
             with icinga:
                 _new_listings(icinga, world, spool, argv_log)

@@ -113,22 +113,28 @@ def test_deb_puts_each_file_where_debian_admins_expect_it(pkg: delivery.Package)
     files = {
         str(p.relative_to(pkg.root)): p.stat().st_mode for p in pkg.root.rglob("*") if p.is_file()
     }
-    # The plugin, executable, where the Monitoring Plugins live.
-    assert stat.S_IMODE(files[PLUGIN]) == 0o755
-    assert (pkg.root / PLUGIN).read_text().startswith("#!/usr/bin/python3\n")
-    # The module: every file of check_dnsbl/ and nothing else.
-    module = {f"{DIST_PACKAGES}/check_dnsbl/{p.name}" for p in (ROOT / "check_dnsbl").glob("*.*")}
-    module = {m for m in module if not m.endswith(".pyc")}
+    # The plugins, executable, where the Monitoring Plugins live.
+    for plugin in (PLUGIN, delivery.BOUNCES):
+        assert stat.S_IMODE(files[plugin]) == 0o755
+        assert (pkg.root / plugin).read_text().startswith("#!/usr/bin/python3\n")
+    # The module: every file of check_dnsbl/ (and its bounces/) and nothing else.
+    module = {
+        f"{DIST_PACKAGES}/{p.relative_to(ROOT)}"
+        for p in (ROOT / "check_dnsbl").rglob("*.*")
+        if "__pycache__" not in p.parts and not p.name.endswith(".pyc")
+    }
     assert {f for f in files if f.startswith(f"{DIST_PACKAGES}/check_dnsbl/")} == module
     # Icinga 2 loads the CheckCommand with the ITL (include <plugins-contrib>);
     # Nagios reads /etc/nagios-plugins/config (cfg_dir): both byte for byte ours.
     assert (pkg.root / CHECKCOMMAND).read_bytes() == (ROOT / "icinga/dnsbl.conf").read_bytes()
+    bounces_command = (ROOT / "icinga/dnsbl-bounces.conf").read_bytes()
+    assert (pkg.root / delivery.BOUNCES_COMMAND).read_bytes() == bounces_command
     nagios = ROOT / "icinga/nagios/check_dnsbl.cfg"
     assert (pkg.root / NAGIOS_CFG).read_bytes() == nagios.read_bytes()
     # Site policy (apply rules, notifications) is an example, not live config.
     examples = {str(p.relative_to(pkg.root / EXAMPLES)) for p in (pkg.root / EXAMPLES).rglob("*")}
     icinga = {str(p.relative_to(ROOT / "icinga")) for p in (ROOT / "icinga").rglob("*")}
-    assert examples == icinga - {"dnsbl.conf", "nagios/check_dnsbl.cfg"}
+    assert examples == icinga - {"dnsbl.conf", "dnsbl-bounces.conf", "nagios/check_dnsbl.cfg"}
     for name in examples:
         if (ROOT / "icinga" / name).is_file():
             assert (pkg.root / EXAMPLES / name).read_bytes() == (
@@ -137,7 +143,7 @@ def test_deb_puts_each_file_where_debian_admins_expect_it(pkg: delivery.Package)
     # Docs, changelog, copyright, man page; nothing anywhere else.
     for name in ("README.md.gz", "SECURITY.md.gz", "changelog.gz", "copyright"):
         assert f"{DOC}/{name}" in files, name
-    assert MANPAGE in files
+    assert MANPAGE in files and delivery.BOUNCES_MANPAGE in files
     tops = {
         "usr/lib/nagios/plugins", DIST_PACKAGES, "usr/share/icinga2/include/plugins-contrib.d",
         "etc/nagios-plugins/config", DOC, "usr/share/man/man1",
@@ -174,6 +180,18 @@ def test_deb_man_page_is_the_help(pkg: delivery.Package) -> None:
             assert re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", text), flag
     assert "--extra-opts=[section][@file]" in text
     assert f"/{CHECKCOMMAND}" in text
+
+
+def test_deb_man_page_of_the_bounces_plugin_is_its_help(pkg: delivery.Package) -> None:
+    from check_dnsbl.bounces.options import build_parser as bounces_parser
+
+    roff = gzip.decompress((pkg.root / delivery.BOUNCES_MANPAGE).read_bytes()).decode()
+    text = re.sub(r"\\f[BRIP]|\\[,/&]", "", roff).replace("\\-", "-")
+    assert "check_dnsbl_bounces - blocklist rejections in the mail server's own log" in text
+    for action in bounces_parser()._actions:
+        for flag in action.option_strings:
+            assert re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", text), flag
+    assert f"/{delivery.BOUNCES_COMMAND}" in text
 
 
 def test_deb_is_lintian_clean(pkg: delivery.Package) -> None:
@@ -238,6 +256,36 @@ def test_packaged_plugin_judges_domains_by_debians_list(
         "/usr/lib/python3/dist-packages/idna/__init__.py",
         "/usr/share/publicsuffix/public_suffix_list.dat",
     ]
+
+
+def test_packaged_bounces_plugin_reads_a_log_on_debian_python(
+    pkg: delivery.Package, tmp_path: Path
+) -> None:
+    """check_dnsbl_bounces as the .deb installs it: a first run remembers the
+    log's end, the next one reports the rejection written after it."""
+    log, state = tmp_path / "mail.log", tmp_path / "state.json"
+    log.write_text("")
+    argv = [str(pkg.root / delivery.BOUNCES), "--log", str(log), "--state-file", str(state)]
+
+    def run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(argv, cwd=tmp_path, env=pkg.env(), capture_output=True,
+                              text=True, timeout=60, check=False)  # fmt: skip
+
+    first = run()
+    assert (first.returncode, first.stderr) == (0, ""), first
+    assert first.stdout.startswith(f"BOUNCES OK - first run: reading {log} from its end")
+    log.write_text(
+        "Mar  6 08:01:02 mx postfix/smtp[4242]: 3F2A1C0123: to=<ann@example.org>, "
+        "relay=mx.example.org[192.0.2.25]:25, delay=0.4, dsn=5.7.1, status=bounced (host "
+        "mx.example.org[192.0.2.25] said: 554 5.7.1 Service unavailable; Client host "
+        "[198.51.100.7] blocked using zen.spamhaus.org (in reply to RCPT TO command))\n"
+    )
+    second = run()
+    assert (second.returncode, second.stderr) == (2, ""), second
+    assert second.stdout.splitlines()[0] == (
+        "BOUNCES CRITICAL - 1 recipient rejected citing a blocklist since the last run: "
+        "example.org (zen.spamhaus.org: 1 rejected)"
+    )
 
 
 # ----------------------------------------------------- sdist and wheel
@@ -355,6 +403,7 @@ def test_changelog_records_the_version() -> None:
 LIVE = (
     "/opt/check_dnsbl",
     "/usr/lib/nagios/plugins/check_dnsbl",
+    "/usr/lib/nagios/plugins/check_dnsbl_bounces",
     "/etc/icinga2/conf.d/check_dnsbl",
     "/etc/nagios-plugins/config/check_dnsbl.cfg",
 )
@@ -393,13 +442,25 @@ def test_make_install_stages_everything_under_destdir(tmp_path: Path) -> None:
     )  # fmt: skip
     lib = "opt/check_dnsbl"
     info = f"{lib}/check_dnsbl-{__version__}.dist-info"
-    module = sorted(f"{lib}/check_dnsbl/{p.name}" for p in (ROOT / "check_dnsbl").glob("*.*"))
+    module = sorted(
+        f"{lib}/{p.relative_to(ROOT)}" for p in (ROOT / "check_dnsbl").rglob("*.*")
+        if "__pycache__" not in p.parts and not p.name.endswith(".pyc")
+    )  # fmt: skip
     assert [s for s in staged if not s.startswith(info)] == sorted(
         [*module, "etc/icinga2/conf.d/check_dnsbl/dnsbl.conf",
          "etc/icinga2/conf.d/check_dnsbl/notifications.conf",
          "etc/icinga2/conf.d/check_dnsbl/services.conf",
-         "etc/nagios-plugins/config/check_dnsbl.cfg", "usr/lib/nagios/plugins/check_dnsbl"]
+         "etc/icinga2/conf.d/check_dnsbl/dnsbl-bounces.conf",
+         "etc/icinga2/conf.d/check_dnsbl/bounces-services.conf",
+         "etc/nagios-plugins/config/check_dnsbl.cfg", "usr/lib/nagios/plugins/check_dnsbl",
+         "usr/lib/nagios/plugins/check_dnsbl_bounces"]
     )  # fmt: skip
+    bounces = stage / "usr/lib/nagios/plugins/check_dnsbl_bounces"
+    version = subprocess.run(
+        [SYSPY, str(bounces), "-V"], env=clean_env(PYTHONPATH=str(stage / lib)),
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert (version.returncode, version.stdout) == (3, f"check_dnsbl_bounces {__version__}\n")
     # Staged for where it will live: the launcher and the byte code name /opt, not the stage.
     plugin = stage / "usr/lib/nagios/plugins/check_dnsbl"
     assert 'sys.path.insert(0, "/opt/check_dnsbl")' in plugin.read_text()
