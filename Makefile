@@ -86,10 +86,12 @@ lint: venv
 
 # The suite, twice: on current PyPI releases (venv), then on Debian 12's
 # python3-nagiosplugin 1.3.2 and python3-dnspython 2.3.0 (/usr/bin/python3).
+# The end-to-end tests with real daemons (-m e2e: icinga2, an icinga2 cluster,
+# Postfix) run once, in the second pass: the .deb runs the plugin that way.
 test: $(call NEEDS,deps) $(call NEEDS,postfix) venv lint test-venv test-debian
 
 test-venv:
-	$(VPY) -m pytest -q
+	$(VPY) -m pytest -q -m "not e2e"
 
 test-debian:
 	PYTHONPATH=$(CURDIR) $(SYSPY) -m pytest -q -p no:cacheprovider

@@ -553,6 +553,7 @@ def world() -> Iterator[DnsWorld]:
         yield w
 
 
+@pytest.mark.e2e
 def test_icinga_e2e_notifies_and_recovers(icinga2: str, world: DnsWorld, tmp_path: Path) -> None:
     """As the Debian package installs it: its plugin, its CheckCommand (from
     plugins-contrib.d) and its example services and notifications."""
@@ -814,6 +815,7 @@ def listing(zone: str, listed: bool) -> Zone:
     return Zone(zone, ip4=("127.0.0.2", *([LISTED] if listed else [])))
 
 
+@pytest.mark.e2e
 def test_icinga_new_listings_notify_once_each(icinga2: str, tmp_path: Path) -> None:
     """The two-service pattern on a real icinga2 daemon, shipped config as is.
 
