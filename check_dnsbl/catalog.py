@@ -225,6 +225,8 @@ def _parse_list(raw: Mapping[str, Any], where: str, default: bool) -> DnsblList:
     for flag in ("ipv4", "ipv6"):
         if flag in raw and not isinstance(raw[flag], bool):
             raise CatalogError(f"{where}: {flag} must be true or false")
+    if raw.get("ipv4") is False and raw.get("ipv6") is not True:
+        raise CatalogError(f"{where}: ipv4 = false (IPv6 only) needs ipv6 = true")
     codes = []
     for answer, value in dict(raw.get("codes", {})).items():
         codes.append((_network(answer, where), _code(value, f"{where}: code {answer!r}")))

@@ -168,6 +168,7 @@ def test_every_code_table_says_where_it_comes_from() -> None:
         ('role = "whitelist"', "role must be one of blocklist, allowlist, reputation"),
         ('role = "allowlist"\nseverity = "info"', "an allowlist's hits are never listings"),
         ('ipv4 = "no"', "ipv4 must be true or false"),
+        ("ipv4 = false", "ipv4 = false (IPv6 only) needs ipv6 = true"),
         ('[list.codes]\n"127.0.0.2" = ["X", "x", "high"]', "severity must be one of"),
         ('[list.bitmask]\n"3" = ["X", "x"]', "bitmask key '3' must be a bit value"),
         ('[list.error_bits]\n"1" = ["X", "x"]', "an error bit's meaning must be a string"),
