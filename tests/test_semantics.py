@@ -22,8 +22,10 @@ ZONES = [
             "198.51.100.92 :127.0.0.5:reserved XBL code",
             "198.51.100.93 :127.0.0.8:a code Spamhaus does not document",
             "198.51.100.94 :127.255.255.255:Excessive number of queries",
+            "198.51.100.95 :127.0.0.10:PBL",
         ),
     ),
+    Zone("bl.mailspike.net", ip4=(TEST_V4, "198.51.100.95 :127.0.0.13:L2")),
     # DNSWL's RFC 5782 test entry answers 127.0.10.0: category 10, trust none
     Zone(
         "list.dnswl.org",
@@ -43,6 +45,10 @@ ZONES = [
     ),
     Zone(
         "dbl.spamhaus.org", generic=("dbltest.com A 127.0.1.2", "redirector.example A 127.0.1.103")
+    ),
+    Zone(
+        "multi.surbl.org",
+        generic=("test.surbl.org A 127.0.0.254", "tracker.example A 127.0.0.36"),
     ),
     Zone(
         "multi.uribl.com",
@@ -158,6 +164,29 @@ def test_uribl_red_and_grey_are_info_and_bit_1_is_a_refusal(world: DnsWorld) -> 
         1,
         "DNSBL WARNING - refused.example not listed on 1 of 2 lists; 1 unusable: "
         "multi.uribl.com (query refused)",
+    )
+
+
+def test_surbl_dm_and_ct_are_info(world: DnsWorld) -> None:
+    r = check(world, "-d", "tracker.example", "-s", "multi.surbl.org")
+    assert (r.returncode, r.first_line) == (
+        0,
+        "DNSBL OK - tracker.example listed on 1 of 1 list: multi.surbl.org (DM+CT, info)",
+    )
+
+
+def test_pbl_is_critical_and_mailspike_l2_is_info(world: DnsWorld) -> None:
+    r = check(world, "-H", "198.51.100.95", "-s", "zen.spamhaus.org", "-s", "bl.mailspike.net")
+    assert (r.returncode, r.first_line) == (
+        2,
+        "DNSBL CRITICAL - 198.51.100.95 listed on 2 of 2 lists: zen.spamhaus.org (PBL), "
+        "bl.mailspike.net (L2, info)",
+    )
+    assert r.perfdata["listed"] == "1;0;1;0;2"  # the PBL listing; L2 does not count
+    assert r.long_output[0].startswith(
+        "198.51.100.95 listed on zen.spamhaus.org: 127.0.0.10 PBL: Policy Block List "
+        "(ISP-maintained): should not send mail directly to MX; critical for a mail server's "
+        "own outbound address, since receivers that use zen reject its mail; "
     )
 
 
