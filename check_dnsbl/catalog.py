@@ -192,10 +192,18 @@ def _network(text: str, where: str) -> ipaddress.IPv4Network:
         raise CatalogError(f"{where}: {text!r} is not an IPv4 address or network") from None
 
 
+def _table(raw: Mapping[str, Any], name: str, where: str) -> dict[str, Any]:
+    """The TOML table ``name`` of a list (empty when absent)."""
+    table = raw.get(name, {})
+    if not isinstance(table, dict):
+        raise CatalogError(f"{where}: {name} must be a table ([list.{name}])")
+    return table
+
+
 def _bits(raw: Mapping[str, Any], name: str, where: str) -> list[tuple[int, Any]]:
     """A table keyed by bit values of the answer's last octet."""
     table = []
-    for bit, value in dict(raw.get(name, {})).items():
+    for bit, value in _table(raw, name, where).items():
         if not (bit.isdigit() and int(bit) in _BITS):
             raise CatalogError(f"{where}: {name} key {bit!r} must be a bit value 1..128")
         table.append((int(bit), value))
@@ -203,6 +211,8 @@ def _bits(raw: Mapping[str, Any], name: str, where: str) -> list[tuple[int, Any]
 
 
 def _parse_list(raw: Mapping[str, Any], where: str, default: bool) -> DnsblList:
+    if not isinstance(raw, dict):
+        raise CatalogError(f"{where}: must be a table ([[list]])")
     unknown = set(raw) - _FIELDS
     if unknown:
         raise CatalogError(f"{where}: unknown field {sorted(unknown)[0]!r}")
@@ -228,16 +238,16 @@ def _parse_list(raw: Mapping[str, Any], where: str, default: bool) -> DnsblList:
     if raw.get("ipv4") is False and raw.get("ipv6") is not True:
         raise CatalogError(f"{where}: ipv4 = false (IPv6 only) needs ipv6 = true")
     codes = []
-    for answer, value in dict(raw.get("codes", {})).items():
+    for answer, value in _table(raw, "codes", where).items():
         codes.append((_network(answer, where), _code(value, f"{where}: code {answer!r}")))
     bitmask = [(bit, _code(v, f"{where}: bit {bit}")) for bit, v in _bits(raw, "bitmask", where)]
     last_octet = []
-    for value, code in dict(raw.get("last_octet", {})).items():
+    for value, code in _table(raw, "last_octet", where).items():
         if not (value.isdigit() and int(value) <= 255):
             raise CatalogError(f"{where}: last_octet key {value!r} must be 0..255")
         last_octet.append((int(value), _code(code, f"{where}: last octet {value}")))
     errors = []
-    for answer, meaning in dict(raw.get("errors", {})).items():
+    for answer, meaning in _table(raw, "errors", where).items():
         if not isinstance(meaning, str):
             raise CatalogError(f"{where}: error {answer!r} must be a string")
         errors.append((_network(answer, where), meaning))

@@ -53,6 +53,7 @@ def test_unknown_zone_gets_a_plain_entry() -> None:
         ('[[list]]\nzone = "a.test"\n[list.errors]\n"1.2.3" = "x"', "is not an IPv4 address"),
         ('[[list]]\nname = "x"', "missing 'zone'"),
         ("list = 3", "no [[list]] entries"),
+        ('list = [1, "a"]', "list #1: must be a table ([[list]])"),
         ("[[list]\n", "not valid TOML"),
     ],
 )
@@ -173,6 +174,9 @@ def test_every_code_table_says_where_it_comes_from() -> None:
         ('[list.bitmask]\n"3" = ["X", "x"]', "bitmask key '3' must be a bit value"),
         ('[list.error_bits]\n"1" = ["X", "x"]', "an error bit's meaning must be a string"),
         ('[list.last_octet]\n"256" = ["X", "x"]', "last_octet key '256' must be 0..255"),
+        ('codes = "x"', "codes must be a table ([list.codes])"),
+        ("error_bits = 3", "error_bits must be a table ([list.error_bits])"),
+        ('last_octet = ["a"]', "last_octet must be a table ([list.last_octet])"),
     ],
 )
 def test_bad_semantics_give_one_line_errors(text: str, message: str) -> None:
