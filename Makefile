@@ -21,17 +21,23 @@ VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"$$/\1/p' check_dnsbl/__init_
 # What each target needs from Debian. The demo runs the plugin on
 # /usr/bin/python3 with Debian's nagiosplugin and dnspython: no PyPI.
 DEMO_PACKAGES := rbldnsd python3-nagiosplugin python3-dnspython
+# -d's Public Suffix List and IDNA 2008: Debian's publicsuffix and python3-idna
+# (PyPI's publicsuffixlist and idna in the venv).
 DEB_PACKAGES := dpkg-dev debhelper dh-python python3-all python3-setuptools \
-	pybuild-plugin-pyproject help2man python3-nagiosplugin python3-dnspython lintian
+	pybuild-plugin-pyproject help2man python3-nagiosplugin python3-dnspython \
+	python3-idna publicsuffix lintian
 # The suite: the DNS servers, both monitoring cores, the deb build, and
-# Debian's own pytest/hypothesis/twine for the run on /usr/bin/python3.
+# Debian's own pytest/hypothesis/twine for the run on /usr/bin/python3;
+# libfaketime puts the cluster test's icinga2 master past its cold start.
 TEST_PACKAGES := $(sort $(DEMO_PACKAGES) $(DEB_PACKAGES) unbound dnsutils python3-venv \
-	python3-pytest python3-hypothesis twine icinga2 nagios4-core monitoring-plugins-contrib)
+	python3-pytest python3-hypothesis twine icinga2 nagios4-core monitoring-plugins-contrib \
+	libfaketime)
 
 LINT := $(VENV)/bin/ruff check check_dnsbl tests bench tools demo \
 	&& $(VENV)/bin/ruff format --check check_dnsbl tests bench tools demo \
 	&& $(VENV)/bin/mypy check_dnsbl tests/dnsworld.py tests/dnsrelay.py tests/faultservers.py \
-		tests/conftest.py tests/delivery.py tests/test_packaging.py bench demo/run.py \
+		tests/conftest.py tests/delivery.py tests/test_packaging.py tests/icinga_harness.py \
+		tests/test_cluster.py bench demo/run.py \
 		tools/readme.py tools/debchangelog.py
 
 .PHONY: help deps demo-deps deb-deps venv lint test test-venv test-debian check demo \
@@ -81,15 +87,18 @@ test-debian:
 # there (the venv if made, /usr/bin/python3 if it has pytest and the plugin's
 # libraries); tests whose tools are missing skip. Under CI=true nothing may
 # be missing: a skip there is a failure (tests/dnsworld.py's require_tool too).
+SUITE_NEEDS := pytest, hypothesis, nagiosplugin, dnspython, idna or a Public Suffix List \
+	(publicsuffix, publicsuffixlist)
 check:
 	@ran=0; missing() { echo "make check: $$1"; if [ "$$CI" = true ]; then exit 1; fi; }; \
 	if [ -x $(VENV)/bin/ruff ] && [ -x $(VENV)/bin/mypy ]; then \
 		echo "lint ($(VENV))"; $(LINT); \
 	else missing "no lint: no $(VENV) with ruff and mypy (make venv)"; fi; \
 	for py in $(VPY) $(SYSPY); do \
-		if [ -x $$py ] && $$py -c 'import pytest, hypothesis, nagiosplugin, dns' 2>/dev/null; then \
+		if [ -x $$py ] && PYTHONPATH=$(CURDIR) $$py -c 'import pytest, hypothesis, nagiosplugin, \
+			dns, idna; from check_dnsbl import publicsuffix; publicsuffix.load()' 2>/dev/null; then \
 			echo "pytest on $$py"; PYTHONPATH=$(CURDIR) $$py -m pytest -q -p no:cacheprovider; ran=1; \
-		else missing "no tests on $$py: it lacks pytest, hypothesis, nagiosplugin or dnspython"; fi; \
+		else missing "no tests on $$py: it lacks $(SUITE_NEEDS)"; fi; \
 	done; \
 	[ $$ran = 1 ] || { echo "make check: no interpreter can run the suite"; exit 1; }
 
@@ -133,15 +142,16 @@ clean:
 # system. See icinga/README.md.
 #
 #   $(LIBDIR)/                     the check_dnsbl package (and, unless
-#                                  SYSTEM_DEPS=yes, nagiosplugin and dnspython from PyPI)
+#                                  SYSTEM_DEPS=yes, its libraries from PyPI)
 #   $(PLUGINDIR)/check_dnsbl       the plugin: /usr/bin/python3 with $(LIBDIR) first on sys.path
 #   $(ICINGA_CONFDIR)/             dnsbl.conf services.conf notifications.conf
 #                                  (with DESTDIR, or if /etc/icinga2 exists; ICINGA_CONFDIR= skips)
 #   $(NAGIOS_CONFDIR)/check_dnsbl.cfg   Nagios 4 command + service template
 #                                  (with DESTDIR, or if that directory exists; NAGIOS_CONFDIR= skips)
 # Options:
-#   SYSTEM_DEPS=yes  use Debian's python3-nagiosplugin/python3-dnspython instead of
-#                    fetching nagiosplugin/dnspython from PyPI (works offline)
+#   SYSTEM_DEPS=yes  use Debian's python3-nagiosplugin, python3-dnspython, python3-idna
+#                    and publicsuffix instead of fetching nagiosplugin, dnspython, idna
+#                    and publicsuffixlist from PyPI (works offline)
 #   CHECK_RBL=yes    also install as $(PLUGINDIR)/check_rbl (drop-in for the ITL's "rbl"
 #                    command); Debian's Perl check_rbl is moved aside with dpkg-divert.
 #                    Not with DESTDIR: a diversion is the package's job (postinst).

@@ -22,7 +22,8 @@ every import points down (a module uses only those on its floor or below)::
     settings     Settings: the frozen value object of a run; its clock
     dnsclient    asyncio stub-resolver client: bounded in-flight queries,
                  retries, TCP fallback, one deadline, --max-qps
-    targets      pure: -H/--mx/-d text -> Target
+    targets      pure: -H/--mx/-d text -> Target (IDNA 2008, registrable
+                 domain by the Public Suffix List handed in)
     verdict      pure: a DNS answer -> Verdict (listed / rated by an
                  allowlist / not listed / unusable with a reason); the
                  RFC 5782 self-test
@@ -36,6 +37,8 @@ every import points down (a module uses only those on its floor or below)::
     keys         keys of keyed lists (Spamhaus DQS, Abusix); redaction
     configfile   files named on the command line: regular, bounded, or
                  one line why not
+    publicsuffix the Public Suffix List (the host's copy: PyPI's
+                 publicsuffixlist or Debian's publicsuffix) -> registrable domains
     wire         DNS messages as bytes, for the hot path
 
 Pipeline::

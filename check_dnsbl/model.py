@@ -42,12 +42,14 @@ class Via:
 
 @dataclass(frozen=True)
 class HostName:
-    name: str
+    name: str  # A-labels: what is resolved
+    given: str = field(default="", compare=False)  # as given, when it differs (an IDN)
 
 
 @dataclass(frozen=True)
 class MxOf:
-    domain: str
+    domain: str  # A-labels
+    given: str = field(default="", compare=False)  # as given, when it differs (an IDN)
 
 
 @dataclass(frozen=True)
@@ -57,8 +59,8 @@ class Outbound:
 
 @dataclass(frozen=True)
 class Domain:
-    name: str  # registrable domain: what domain lists are asked about
-    given: str  # as given, when it differs (a host name)
+    name: str  # registrable domain, A-labels: what domain lists are asked about
+    given: str  # as given, when it differs (a host name, an IDN)
 
 
 Target = IPAddress | HostName | MxOf | Outbound | Domain

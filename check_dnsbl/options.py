@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from check_dnsbl import __version__, configfile, extraopts
+from check_dnsbl import __version__, configfile, extraopts, publicsuffix
 from check_dnsbl.catalog import Catalog, CatalogError, DnsblList, normalize_zone, parse_lists
 from check_dnsbl.history import default_path, state_path
 from check_dnsbl.keys import KeyFileError, load_keys
@@ -134,8 +134,9 @@ def build_parser() -> _Parser:
         action="append",
         default=[],
         metavar="NAME",
-        help="check a domain (its registrable part) on the domain lists (Spamhaus DBL, "
-        "SURBL, URIBL); repeatable",
+        help="check a domain on the domain lists (Spamhaus DBL, SURBL, URIBL): its "
+        "registrable part by the Public Suffix List (foo.github.io, example.co.uk); "
+        "repeatable",
     )
     a(
         "--max-addresses",
@@ -300,7 +301,9 @@ def _targets(args: argparse.Namespace) -> tuple[Target, ...]:
     if args.outbound:
         targets += parse_host("outbound", args.max_addresses)
     targets += [parse_mx(m) for m in args.mx]
-    targets += [parse_domain(d) for d in args.domains]
+    if args.domains:
+        suffixes = publicsuffix.load()
+        targets += [parse_domain(d, suffixes) for d in args.domains]
     if not targets:
         raise UsageError("nothing to check: give -H ADDRESS, --mx DOMAIN or -d DOMAIN")
     unique = tuple(dict.fromkeys(targets))

@@ -54,23 +54,6 @@ def ip_query_name(address: IPAddress, zone: str) -> str:
     return f"{reversed_labels(address)}.{zone}"
 
 
-#: Second-level labels under which ccTLDs register names (example.co.uk).
-_SECOND_LEVEL = {"ac", "co", "com", "edu", "go", "gob", "gov", "ltd", "mil", "ne", "net", "or",
-                 "org", "plc", "sch"}  # fmt: skip
-
-
-def registrable_domain(name: str) -> str:
-    """The registrable part of a host name: URIBL and SURBL list only those.
-
-    A heuristic (no Public Suffix List, to keep the dependencies at two):
-    the last two labels, or three under a ccTLD's generic second level.
-    """
-    labels = name.split(".")
-    if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in _SECOND_LEVEL:
-        return ".".join(labels[-3:])
-    return ".".join(labels[-2:])
-
-
 def domain_query_name(domain: str, zone: str) -> str:
     """The name to look up for ``domain`` on the domain list ``zone`` (RFC 5782 §3)."""
     return f"{domain}.{zone}"

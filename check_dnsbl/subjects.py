@@ -56,12 +56,18 @@ async def _addresses_of(client: DnsClient, name: str, what: str) -> list[IPAddre
     return [canonical(ipaddress.ip_address(r)) for r in _records(list(outcomes), what)]
 
 
-async def _mx_hosts(client: DnsClient, domain: str) -> list[str]:
-    records = _records([await client.query(domain, MX)], f"MX of {domain}")
+async def _mx_hosts(client: DnsClient, domain: str, shown: str) -> list[str] | None:
+    """The MX hosts of ``domain``, each once; None when it has no MX record
+    (the name exists, without MX): its own addresses are then its implicit
+    MX (RFC 5321 §5.1). A null MX (RFC 7505) alone: it receives no mail."""
+    outcome = await client.query(domain, MX)
+    if isinstance(outcome, Reply) and outcome.rcode == "NOERROR" and not outcome.records:
+        return None
+    records = _records([outcome], f"MX of {shown}")
     hosts = [r.lower().removesuffix(".") for r in records]
-    if hosts == [""]:
-        raise _Unresolved(f"{domain} has a null MX (RFC 7505): it receives no mail")
-    return [h for h in dict.fromkeys(hosts) if h]
+    if set(hosts) == {""}:
+        raise _Unresolved(f"{shown} has a null MX (RFC 7505): it receives no mail")
+    return list(dict.fromkeys(hosts))
 
 
 async def subjects(
@@ -94,10 +100,11 @@ async def subjects(
     for target in targets:
         try:
             if isinstance(target, HostName):
-                for address in await _addresses_of(client, target.name, target.name):
-                    add(address, target.name)
+                shown = target.given or target.name
+                for address in await _addresses_of(client, target.name, shown):
+                    add(address, shown)
             elif isinstance(target, MxOf):
-                await _add_mx(client, target.domain, add, unchecked)
+                await _add_mx(client, target, add, unchecked)
             elif isinstance(target, Outbound):
                 for address, origin in _discovered(discovery):
                     add(address, origin)
@@ -120,25 +127,53 @@ async def subjects(
 
 async def _add_mx(
     client: DnsClient,
-    domain: str,
+    target: MxOf,
     add: Callable[[IPAddress, str], None],
     unchecked: list[Unchecked],
 ) -> None:
-    """Every address of every MX host of ``domain``; a host that does not
-    resolve is unchecked, the others are still added."""
-    for host in await _mx_hosts(client, domain):
+    """Every address of every MX host of the target's domain; a host that
+    does not resolve is unchecked, the others are still added. An MX that is
+    no host (a null MX beside others, an IP address) is named, not asked."""
+    domain, shown = target.domain, target.given or target.domain
+    hosts = await _mx_hosts(client, domain, shown)
+    if hosts is None:
+        implicit = f"the implicit MX of {shown} (it has no MX record)"
+        for address in await _addresses_of(client, domain, implicit):
+            add(address, f"{shown}, implicit MX: no MX record")
+        return
+    for host in hosts:
+        what = f"{host or '.'} (MX of {shown})"
         try:
-            for address in await _addresses_of(client, host, f"{host} (MX of {domain})"):
-                add(address, f"{host}, MX of {domain}")
+            if not host:
+                raise _Unresolved(
+                    f"{shown} has a null MX (RFC 7505) beside other MX records: a null MX "
+                    "must stand alone"
+                )
+            if _literal(host):
+                raise _Unresolved(
+                    f"the MX {host} of {shown} is an IP address, not a host name (RFC 5321 "
+                    f"§5.1): mail servers do not deliver to it; check it with -H {host}"
+                )
+            for address in await _addresses_of(client, host, what):
+                add(address, f"{host}, MX of {shown}")
         except _Unresolved as exc:
-            unchecked.append(Unchecked(f"{host} (MX of {domain})", str(exc)))
+            unchecked.append(Unchecked(what, str(exc)))
+
+
+def _literal(host: str) -> bool:
+    """An MX that names an address (``10 192.0.2.25.``, ``[192.0.2.25]``)."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def _what(target: Target) -> str:
     if isinstance(target, MxOf):
-        return f"MX of {target.domain}"
+        return f"MX of {target.given or target.domain}"
     if isinstance(target, HostName):
-        return target.name
+        return target.given or target.name
     return "outbound" if isinstance(target, Outbound) else str(target)
 
 

@@ -16,16 +16,19 @@ import os
 import pwd
 import re
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
+
+from tests.delivery import require
 
 if TYPE_CHECKING:
     from tests.delivery import Package
@@ -59,6 +62,7 @@ def write_plugin_wrapper(
     state_dir: Path,
     extra_args: Sequence[str] = (),
     argv_log: Path | None = None,
+    state_log: Path | None = None,
     package: Package | None = None,
 ) -> Path:
     """An executable that runs check_dnsbl: this checkout's with this
@@ -69,11 +73,14 @@ def write_plugin_wrapper(
     ``argv_log`` records the arguments the caller passed, one line per run,
     before ``extra_args`` are appended. The plugin keeps its listing history
     under $STATE_DIRECTORY; unless the caller sets it, that is ``state_dir``,
-    so a test never writes to ~/.local/state.
+    so a test never writes to ~/.local/state. ``state_log`` records the
+    caller's $STATE_DIRECTORY (empty if unset), one line per run.
     """
     lines = ["#!/bin/sh"]
     if argv_log is not None:
         lines.append(f'printf "%s\\n" "$*" >> {shlex.quote(str(argv_log))}')
+    if state_log is not None:
+        lines.append(f'printf "%s\\n" "${{STATE_DIRECTORY:-}}" >> {shlex.quote(str(state_log))}')
     if package is None:
         pythonpath = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
         plugin = [sys.executable, "-m", "check_dnsbl"]
@@ -214,8 +221,12 @@ class Icinga:
         exe: str = ICINGA2,
         perfdata_writer: bool = False,
         external_commands: bool = False,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.exe = exe
+        self.node_name = node_name
+        #: Added to the daemon's environment (e.g. FakeClock.env).
+        self.env = dict(env or {})
         self.root = root
         self.conf = root / "icinga2.conf"
         self.plugin_contrib_dir = plugin_contrib_dir or root / "plugins"
@@ -224,6 +235,8 @@ class Icinga:
         self.perfdata_dir = root / "perfdata"
         self.zones_dir = root / "zones.d"
         self.command_path = root / "run" / "icinga2.cmd"
+        #: Where the ApiListener looks for ``<NodeName>.crt``/``.key`` and ``ca.crt``.
+        self.certs_dir = root / "data" / "certs"
         for sub in ("data", "log", "cache", "spool", "run", "perfdata", "zones.d"):
             (root / sub).mkdir(parents=True, exist_ok=True)
         self.plugin_contrib_dir.mkdir(parents=True, exist_ok=True)
@@ -250,16 +263,7 @@ class Icinga:
     # -------------------------------------------------------------- commands
 
     def args(self) -> list[str]:
-        user = pwd.getpwuid(os.geteuid()).pw_name
-        group = grp.getgrgid(os.getegid()).gr_name
-        r = self.root
-        return [
-            "-c", str(self.conf),
-            f"-DDataDir={r / 'data'}", f"-DLogDir={r / 'log'}",
-            f"-DCacheDir={r / 'cache'}", f"-DSpoolDir={r / 'spool'}",
-            f"-DInitRunDir={r / 'run'}", f"-DZonesDir={self.zones_dir}",
-            f"-DConfigDir={r}", f"-DRunAsUser={user}", f"-DRunAsGroup={group}",
-        ]  # fmt: skip
+        return ["-c", str(self.conf), *path_defines(self.root)]
 
     def validate(self) -> subprocess.CompletedProcess[str]:
         """``icinga2 daemon -C`` on this config (also dumps the object cache)."""
@@ -291,15 +295,17 @@ class Icinga:
     def start(self) -> None:
         """Start ``icinga2 daemon`` in a session of its own; wait until it runs."""
         _LIVE.add(self)
-        with self.stdout_path.open("wb") as out:
+        since = len(self.log())  # a restart appends to the same log
+        with self.stdout_path.open("ab") as out:
             self._proc = subprocess.Popen(
                 [self.exe, "daemon", *self.args()],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                env={**os.environ, **self.env},
                 start_new_session=True,  # umbrella + worker + spawn helper: one group
             )  # fmt: skip
         wait_for(
             "icinga2 to activate its objects",
-            lambda: "Activated all objects" in self.log() or self._proc_exited(),
+            lambda: "Activated all objects" in self.log()[since:] or self._proc_exited(),
             START_TIMEOUT,
             self.diagnostics,
         )
@@ -412,9 +418,14 @@ class Icinga:
         records.sort(key=lambda r: int(r["TIMET"]))
         return records
 
-    def results(self, service: str) -> list[dict[str, str]]:
-        """The PerfdataWriter records of one service (by name), oldest first."""
-        return [r for r in self.perfdata() if r["SERVICEDESC"] == service]
+    def results(self, service: str, host: str | None = None) -> list[dict[str, str]]:
+        """The PerfdataWriter records of one service (by name, and of one
+        host if given), oldest first."""
+        return [
+            r
+            for r in self.perfdata()
+            if r["SERVICEDESC"] == service and host in (None, r["HOSTNAME"])
+        ]
 
 
 #: One record per check result; the (multi-line) output comes last.
@@ -457,10 +468,119 @@ object PerfdataWriter "perfdata" {{
 """
 
 
+def path_defines(root: Path) -> list[str]:
+    """``-D`` options that point every path constant of icinga2 into ``root``
+    (for ``daemon`` and ``pki`` alike), and run it as the current user."""
+    user = pwd.getpwuid(os.geteuid()).pw_name
+    group = grp.getgrgid(os.getegid()).gr_name
+    return [
+        f"-DDataDir={root / 'data'}", f"-DLogDir={root / 'log'}",
+        f"-DCacheDir={root / 'cache'}", f"-DSpoolDir={root / 'spool'}",
+        f"-DInitRunDir={root / 'run'}", f"-DZonesDir={root / 'zones.d'}",
+        f"-DConfigDir={root}", f"-DRunAsUser={user}", f"-DRunAsGroup={group}",
+    ]  # fmt: skip
+
+
 def _icinga_str(value: object) -> str:
     """An Icinga 2 DSL string literal."""
     text = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\t", "\\t")
     return f'"{text}"'
+
+
+# ------------------------------------------------------------------ Cluster
+
+
+class IcingaCa:
+    """A cluster's certificate authority, made and used by Icinga's own tool:
+    ``icinga2 pki new-ca``, then for each node ``pki new-cert`` and ``pki
+    sign-csr`` (what ``node setup`` does with a ticket, minus the round trip
+    to the master). Its files stay in ``root``, never in /var/lib/icinga2."""
+
+    def __init__(self, root: Path, exe: str = ICINGA2) -> None:
+        self.root, self.exe = root, exe
+        for sub in ("data", "log"):  # DataDir/ca holds the CA; LogDir, crash reports
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        self._pki("new-ca")
+        self.ca_crt = root / "data" / "ca" / "ca.crt"
+
+    def _pki(self, *args: str) -> None:
+        proc = subprocess.run(
+            [self.exe, "pki", *args, *path_defines(self.root)],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert proc.returncode == 0, f"icinga2 pki {args[0]}: {proc.stdout}{proc.stderr}"
+
+    def issue(self, node: Icinga) -> None:
+        """The node's key and a certificate for its NodeName signed by this CA,
+        and the CA's certificate, where the node's ApiListener reads them."""
+        name, certs = node.node_name, node.certs_dir
+        certs.mkdir(parents=True, exist_ok=True)
+        csr = self.root / f"{name}.csr"
+        self._pki("new-cert", "--cn", name, "--key", str(certs / f"{name}.key"), "--csr", str(csr))
+        self._pki("sign-csr", "--csr", str(csr), "--cert", str(certs / f"{name}.crt"))
+        shutil.copy(self.ca_crt, certs / "ca.crt")
+
+
+def api_listener_conf(port: int, *, accept_config: bool, accept_commands: bool) -> str:
+    """The ``api`` feature of a cluster node, on 127.0.0.1:``port``, TLS with
+    the certificates in DataDir/certs; agents and satellites accept config
+    (the global zone, their zone) and commands (command_endpoint) from above."""
+    return f"""
+object ApiListener "api" {{
+  bind_host = "127.0.0.1"
+  bind_port = {port}
+  accept_config = {str(accept_config).lower()}
+  accept_commands = {str(accept_commands).lower()}
+}}
+"""
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (the daemon binds it a moment later)."""
+    with socket.create_server(("127.0.0.1", 0)) as sock:
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def port_listening(port: int) -> bool:
+    """Whether something listens on 127.0.0.1:``port`` (SO_REUSEADDR: a
+    connection in TIME_WAIT does not count, a listener does)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+        return False
+
+
+class FakeClock:
+    """libfaketime for one daemon: its wall clock runs ``offset`` seconds off
+    the real one, until ``set()`` moves it; the file is read again each second.
+
+    Only processes named icinga2 are affected, and monotonic clocks never.
+    """
+
+    def __init__(self, path: Path, offset: float) -> None:
+        libs = sorted(Path("/usr/lib").glob("*/faketime/libfaketimeMT.so.1"))
+        require(bool(libs), "libfaketime not installed (apt-get install libfaketime)")
+        self.lib, self.path = libs[0], path
+        self.set(offset)
+
+    def set(self, offset: float) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(f"{offset:+.0f}\n", encoding="utf-8")
+        tmp.replace(self.path)  # never half a file
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            "LD_PRELOAD": str(self.lib),
+            "FAKETIME_TIMESTAMP_FILE": str(self.path),
+            "FAKETIME_CACHE_DURATION": "1",
+            "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+            "FAKETIME_ONLY_CMDS": "icinga2",
+        }
 
 
 # ------------------------------------------------------------------- Nagios

@@ -43,6 +43,25 @@ def test_usage_errors_are_one_line_unknown(args: list[str], message: str) -> Non
     assert message in result.first_line
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-d", "192.0.2.1"], "'192.0.2.1' is an IP address: -d takes a domain; check addresses "
+                              "with -H"),
+        (["-d", "co.uk"], "'co.uk' is a public suffix (Public Suffix List): nobody's domain; "
+                          "give a domain registered under it, such as example.co.uk"),
+        (["-d", "xn--zz.com"], "'xn--zz.com' is not a domain name: 'xn--zz' is not a valid IDNA "
+                               "2008 A-label"),
+        (["--mx", "postmaster@" + "a" * 64 + ".example"],
+         f"'postmaster@{'a' * 49}...' is not a domain name: the label aaaaaaaaaaaaaaaaaaaa... "
+         "has 64 characters (at most 63)"),
+    ],
+)  # fmt: skip
+def test_names_that_cannot_be_checked_say_what_to_give(args: list[str], message: str) -> None:
+    result = run(*args)
+    assert (result.returncode, result.lines) == (3, [f"DNSBL UNKNOWN - {message} (see --help)"])
+
+
 def test_bad_lists_file(tmp_path: Path) -> None:
     bad = tmp_path / "lists.toml"
     bad.write_text('[[list]]\nzone = "a.test"\nseverity = "loud"\n')

@@ -46,6 +46,7 @@ LISTED, CLEAN = "198.51.100.10", "192.0.2.1"
 WORLD = [
     Zone("zen.spamhaus.org", ip4=("127.0.0.2 :127.0.0.2:test", f"{LISTED} :127.0.0.4:XBL test")),
     Zone("bl.spamcop.net", ip4=("127.0.0.2", LISTED)),
+    Zone("dbl.spamhaus.org", generic=("dbltest.com A 127.0.1.2", "xn--bcher-kva.de A 127.0.1.2")),
 ]
 LISTS = ["-s", "zen.spamhaus.org", "-s", "bl.spamcop.net"]
 FIRST_LINES = {
@@ -98,7 +99,9 @@ def test_deb_is_named_and_versioned_from_the_one_version(pkg: delivery.Package) 
 def test_deb_depends_on_debian_libraries_only(pkg: delivery.Package) -> None:
     depends = [d.strip() for d in deb_field(pkg, "Depends").split(",")]
     assert sorted(depends) == [
+        "publicsuffix",  # the Public Suffix List, for PyPI's publicsuffixlist
         "python3-dnspython (>= 2.3.0)",
+        "python3-idna (>= 3.3)",
         "python3-nagiosplugin (>= 1.3.2)",
         "python3:any (>= 3.11~)",
     ]
@@ -209,6 +212,34 @@ def test_packaged_plugin_checks_on_debian_python(
     assert all(o.startswith("/usr/lib/python3/dist-packages/") for o in origin[1:]), origin
 
 
+def test_packaged_plugin_judges_domains_by_debians_list(
+    pkg: delivery.Package, tmp_path: Path
+) -> None:
+    """-d on Debian's python3: the Public Suffix List of Debian's publicsuffix
+    (github.io is a suffix), IDNA 2008 of python3-idna, as the .deb depends."""
+    with DnsWorld(WORLD) as world:
+        proc = subprocess.run(
+            [str(pkg.plugin), "--no-state", "-d", "www.Bücher.de", "-d", "foo.github.io",
+             "-s", "dbl.spamhaus.org", "-n", world.resolver],
+            cwd=tmp_path, env=pkg.env(), capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    assert (proc.returncode, proc.stdout.splitlines()[0], proc.stderr) == (
+        2,
+        "DNSBL CRITICAL - 1 of 2 domains listed: xn--bcher-kva.de (www.bücher.de) on "
+        "dbl.spamhaus.org (spam)",
+        "",
+    )
+    origin = subprocess.run(
+        [SYSPY, "-c", "import idna; from check_dnsbl import publicsuffix; "
+                      "print(idna.__file__, publicsuffix.load().source)"],
+        cwd=tmp_path, env=pkg.env(), capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    assert origin == [
+        "/usr/lib/python3/dist-packages/idna/__init__.py",
+        "/usr/share/publicsuffix/public_suffix_list.dat",
+    ]
+
+
 # ----------------------------------------------------- sdist and wheel
 
 
@@ -266,7 +297,12 @@ def test_wheel_metadata_is_complete() -> None:
         ">=3.11",
     )
     requires = sorted(re.sub(r"[ ()]", "", r) for r in meta.get_all("Requires-Dist", []))
-    assert requires == ["dnspython>=2.3.0", "nagiosplugin>=1.3.2"]
+    assert requires == [
+        "dnspython>=2.3.0",
+        "idna>=3.3",
+        "nagiosplugin>=1.3.2",
+        "publicsuffixlist>=1.0",
+    ]
     assert meta["License"] == "MIT" and meta["License-File"] == "LICENSE"
     classifiers = meta.get_all("Classifier", [])
     for needed in (

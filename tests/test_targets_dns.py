@@ -31,6 +31,9 @@ ZONES = [
             'spammer.example TXT "https://www.spamhaus.org/query/domain/spammer.example"',
             "phisher.example A 127.0.1.4",
             "ipquery.example A 127.0.1.255",
+            "foo.github.io A 127.0.1.2",  # a customer's own name under a private suffix
+            "xn--bcher-kva.de A 127.0.1.2",  # bücher.de
+            "strasse.de A 127.0.1.2",  # not straße.de, whatever IDNA 2003 said
         ),
     ),
     Zone(
@@ -55,6 +58,12 @@ HOSTS = {
     "mx1.example.test": ("A 198.51.100.10", "AAAA 2001:db8::25"),
     "mx2.example.test": ("A 198.51.100.11", "AAAA 2001:db8::26"),
     "nomail.test": ("MX 0 .",),
+    "implicit.test": ("A 198.51.100.10", "AAAA 2001:db8::26"),  # no MX: RFC 5321 §5.1
+    "nowhere.test": ('TXT "v=spf1 -all"',),  # no MX, no address
+    "halfnull.test": ("MX 0 .", "MX 10 mx2.example.test."),
+    "literal.test": ("MX 10 198.51.100.10.", "MX 20 mx2.example.test."),
+    "xn--bcher-kva.test": ("MX 10 mx1.xn--bcher-kva.test.",),  # bücher.test
+    "mx1.xn--bcher-kva.test": ("A 198.51.100.10",),
 }
 DOMAIN_LISTS = ("-s", "dbl.spamhaus.org", "-s", "multi.surbl.org", "-s", "multi.uribl.com")
 OUTPUTS: list[str] = []  # every output of this module, searched for the key at the end
@@ -145,15 +154,73 @@ def test_mx_checks_every_address_of_every_mx_host(world: DnsWorld) -> None:
     assert (r.value("addresses"), r.value("addresses_listed")) == ("4", "2")
 
 
-def test_null_mx(world: DnsWorld) -> None:
-    r = check(world, "--mx", "nomail.test", "-s", "zen.spamhaus.org")
-    assert (r.returncode, r.first_line) == (
-        3,
-        "DNSBL UNKNOWN - nomail.test has a null MX (RFC 7505): it receives no mail",
-    )
+@pytest.mark.parametrize(
+    ("args", "code", "first_line"),
+    [
+        (["--mx", "nomail.test"], 3,
+         "DNSBL UNKNOWN - nomail.test has a null MX (RFC 7505): it receives no mail"),
+        # RFC 5321 §5.1: no MX record, the name's own addresses are its implicit MX
+        (["--mx", "implicit.test"], 2,
+         "DNSBL CRITICAL - 1 of 2 addresses listed: 198.51.100.10 (implicit.test, implicit MX: "
+         "no MX record) on zen.spamhaus.org (XBL)"),
+        (["--mx", "nowhere.test"], 3,
+         "DNSBL UNKNOWN - cannot resolve the implicit MX of nowhere.test (it has no MX record): "
+         "no record"),
+        (["--mx", "gone.test"], 3, "DNSBL UNKNOWN - cannot resolve MX of gone.test: no such name"),
+        # a misconfiguration is a line of its own; mx2.example.test's 2 addresses are checked
+        (["--mx", "halfnull.test"], 1,
+         "DNSBL WARNING - 2 addresses not listed on 1 list; halfnull.test has a null MX "
+         "(RFC 7505) beside other MX records: a null MX must stand alone"),
+        (["--mx", "literal.test"], 1,
+         "DNSBL WARNING - 2 addresses not listed on 1 list; the MX 198.51.100.10 of literal.test "
+         "is an IP address, not a host name (RFC 5321 §5.1): mail servers do not deliver to it; "
+         "check it with -H 198.51.100.10"),
+        # IDNs: resolved as A-labels, shown as given
+        (["--mx", "bücher.test"], 2,
+         "DNSBL CRITICAL - 198.51.100.10 (mx1.xn--bcher-kva.test, MX of bücher.test) listed on 1 "
+         "of 1 list: zen.spamhaus.org (XBL)"),
+        (["-H", "MX1.Bücher.test"], 2,
+         "DNSBL CRITICAL - 198.51.100.10 (mx1.bücher.test) listed on 1 of 1 list: "
+         "zen.spamhaus.org (XBL)"),
+    ],
+)  # fmt: skip
+def test_mx_as_rfc_5321_and_7505_define_it(
+    world: DnsWorld, args: list[str], code: int, first_line: str
+) -> None:
+    r = check(world, *args, "-s", "zen.spamhaus.org")
+    assert (r.returncode, r.first_line) == (code, first_line)
 
 
 # --- domains -------------------------------------------------------------------
+
+
+def test_name_under_a_private_suffix_is_judged_as_its_own(world: DnsWorld) -> None:
+    """github.io is a suffix (the list's private section): each customer is a
+    registrant, and the list has foo.github.io, not github.io."""
+    r = check(world, "-d", "www.foo.github.io", *DOMAIN_LISTS)
+    assert (r.returncode, r.first_line) == (
+        2,
+        "DNSBL CRITICAL - foo.github.io (www.foo.github.io) listed on 1 of 3 lists: "
+        "dbl.spamhaus.org (spam)",
+    )
+    r = check(world, "-d", "bar.github.io", *DOMAIN_LISTS)
+    assert (r.returncode, r.first_line) == (0, "DNSBL OK - bar.github.io not listed on 3 lists")
+
+
+def test_idn_domain_is_asked_as_its_a_label(world: DnsWorld) -> None:
+    r = check(world, "-d", "www.Bücher.de", *DOMAIN_LISTS)
+    assert (r.returncode, r.first_line) == (
+        2,
+        "DNSBL CRITICAL - xn--bcher-kva.de (www.bücher.de) listed on 1 of 3 lists: "
+        "dbl.spamhaus.org (spam)",
+    )
+    # IDNA 2008: straße.de is not strasse.de (IDNA 2003, dnspython 2.3's default)
+    r = check(world, "-d", "straße.de", *DOMAIN_LISTS)
+    assert (r.returncode, r.first_line) == (
+        0,
+        "DNSBL OK - xn--strae-oqa.de (straße.de) not listed on 3 lists",
+    )
+    assert check(world, "-d", "strasse.de", *DOMAIN_LISTS).returncode == 2
 
 
 def test_clean_domain_on_every_domain_list(world: DnsWorld) -> None:
