@@ -24,15 +24,16 @@ every import points down (a module uses only those on its floor or below)::
                  retries, TCP fallback, one deadline, --max-qps
     targets      pure: -H/--mx/-d text -> Target (IDNA 2008, registrable
                  domain by the Public Suffix List handed in)
-    verdict      pure: a DNS answer -> Verdict (listed / not listed /
-                 unusable with a reason); the RFC 5782 self-test
+    verdict      pure: a DNS answer -> Verdict (listed / rated by an
+                 allowlist / not listed / unusable with a reason); the
+                 RFC 5782 self-test
     querynames   pure: every query name, the test entries, how addresses read
     resolvers    -n and /etc/resolv.conf -> Resolver
     --- the ground floor -------------------------------------------------
     model        value types, no I/O: Target, Subject, Reply/Failure,
                  Verdict, TargetReport, Findings, ...
-    catalog      DnsblList, Catalog: the lists (catalog.toml, data not code)
-                 and what their codes mean
+    catalog      DnsblList, Catalog: the lists (catalog.toml, data not code),
+                 what their codes mean and how severe each is
     keys         keys of keyed lists (Spamhaus DQS, Abusix); redaction
     configfile   files named on the command line: regular, bounded, or
                  one line why not

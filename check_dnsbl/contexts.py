@@ -2,7 +2,9 @@
 metric they judge, never the Resource.
 
 Thresholds are counts, as in check_rbl: ``-w N`` is WARNING at N or more
-listings. Perfdata carries the equivalent Nagios range, ``N-1``.
+listings of one address. Perfdata carries the equivalent Nagios range,
+``N-1``, on the metric the state is computed from (``listed``: the worst
+address's count), never on a total.
 """
 
 import nagiosplugin
@@ -54,8 +56,10 @@ class Shown(Counted):
 
 
 class TargetContext(nagiosplugin.Context):
-    """One address or domain: a hit on a critical-severity list is CRITICAL
-    by itself; other hits (info lists excluded) count toward -w/-c."""
+    """One address or domain: a listing whose code (or, for a code without
+    its own, whose list) is of severity critical is CRITICAL by itself;
+    other listings count toward -w/-c, except info ones. Allowlist and
+    reputation hits are not listings: they never count."""
 
     def __init__(self, warning: int, critical: int) -> None:
         super().__init__("target")
@@ -64,7 +68,7 @@ class TargetContext(nagiosplugin.Context):
     def evaluate(self, metric: nagiosplugin.Metric, resource: object) -> nagiosplugin.Result:
         report: TargetReport = metric.value
         counted = report.counted
-        if any(v.dnsbl.severity == "critical" for v in counted) or len(counted) >= self.critical:
+        if any(v.severity == "critical" for v in counted) or len(counted) >= self.critical:
             return self.result_cls(Critical, metric=metric)
         if len(counted) >= self.warning:
             return self.result_cls(Warn, metric=metric)
@@ -113,7 +117,8 @@ def build(settings: Settings) -> list[nagiosplugin.Context]:
     else:
         judged = [
             TargetContext(s.warning, s.critical),
-            # the state comes from each target; the range tells a graph the same counts
+            # the state comes from each target; ``listed`` is the worst target's
+            # count, so its range tells a graph what the state says
             Shown("listed", s.warning, s.critical),
             Counted("errors", s.errors_warning, s.errors_critical),
             Counted("unchecked", 1),

@@ -78,8 +78,10 @@ def split_key(k: str) -> tuple[str, str]:
 def update(state: State, reports: tuple[TargetReport, ...], now: float) -> Changes:
     """Fold this run's verdicts into ``state`` (in place). Pure: no I/O.
 
-    Only a usable answer changes the history: an unusable list neither
-    delists nor lists anything. At MAX_ENTRIES the oldest delistings make
+    Only a usable answer of a blocklist changes the history: an unusable
+    list neither delists nor lists anything, and an allowlist or reputation
+    zone holds no listings (a file written before they were told apart loses
+    its entries for them, silently). At MAX_ENTRIES the oldest delistings make
     room; past that a listing is not recorded (so never NEW), with a note.
     """
     listed, delisted = state.setdefault("listed", {}), state.setdefault("delisted", {})
@@ -90,6 +92,10 @@ def update(state: State, reports: tuple[TargetReport, ...], now: float) -> Chang
     for report in reports:
         for verdict in report.verdicts:
             k = key(report.target, verdict.dnsbl.zone)
+            if not verdict.dnsbl.blocks:  # an allowlist's entry is no listing, then or now
+                listed.pop(k, None)
+                delisted.pop(k, None)
+                continue
             if verdict.status is Status.LISTED:
                 delisted.pop(k, None)
                 entry = listed.get(k)

@@ -10,7 +10,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from check_dnsbl.catalog import DnsblList, Kind
+from check_dnsbl.catalog import DnsblList, Kind, Severity, most_severe
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -123,10 +123,17 @@ NOT_ASKED = "not asked before the deadline (-t)"
 
 
 class Status(enum.Enum):
-    LISTED = "listed"
+    LISTED = "listed"  # on a blocklist
+    RATED = "rated"  # on an allowlist or reputation zone: never a listing
     CLEAN = "not listed"
     UNUSABLE = "unusable"
     NOT_APPLICABLE = "not applicable"
+
+    @property
+    def entry(self) -> bool:
+        """The list has an entry for it (RFC 5782: an A record), whatever
+        the entry means: what the self-test asks of its test entries."""
+        return self in (Status.LISTED, Status.RATED)
 
 
 @dataclass(frozen=True)
@@ -139,10 +146,19 @@ class Verdict:
     reason: str = ""
     txt: str = ""
 
+    @cached_property
+    def severity(self) -> Severity:
+        """How severe this listing is: its most severe code decides, each
+        code's own severity overriding the list's."""
+        if not (self.codes and self.dnsbl.documented):
+            return self.dnsbl.severity
+        return most_severe(self.dnsbl.severity_of(code) for code in self.codes)
+
     @property
     def counts(self) -> bool:
-        """A listing that counts toward the thresholds (info lists never do)."""
-        return self.status is Status.LISTED and self.dnsbl.severity != "info"
+        """A listing that counts toward the thresholds (info codes and info
+        lists never do; allowlist and reputation hits are never listings)."""
+        return self.status is Status.LISTED and self.severity != "info"
 
 
 @dataclass(frozen=True)
@@ -156,26 +172,34 @@ class TargetReport:
 
     @cached_property
     def _by_status(self) -> dict[Status, tuple[Verdict, ...]]:
-        """The verdicts by status, sorted once: every stage asks for them."""
-        found: dict[Status, list[Verdict]] = {status: [] for status in Status}
+        """The verdicts of each status, in list order: built once, since a
+        /20 on 60 lists asks 245,760 verdicts several times over."""
+        groups: dict[Status, list[Verdict]] = {}
         for v in self.verdicts:
-            found[v.status].append(v)
-        return {status: tuple(verdicts) for status, verdicts in found.items()}
+            groups.setdefault(v.status, []).append(v)
+        return {status: tuple(group) for status, group in groups.items()}
 
     def having(self, *statuses: Status) -> tuple[Verdict, ...]:
-        """The verdicts of these statuses, in the lists' order."""
         if len(statuses) == 1:
-            return self._by_status[statuses[0]]
+            return self._by_status.get(statuses[0], ())
         return tuple(v for v in self.verdicts if v.status in statuses)
 
     @cached_property
     def counted(self) -> tuple[Verdict, ...]:
-        return tuple(v for v in self._by_status[Status.LISTED] if v.counts)
+        return tuple(v for v in self.having(Status.LISTED) if v.counts)
+
+    @cached_property
+    def asked(self) -> int:
+        """Blocklists that could judge this target (not-applicable ones, and
+        allowlists and reputation zones, excluded)."""
+        blocklists = sum(1 for v in self.verdicts if v.dnsbl.blocks)
+        return blocklists - sum(1 for v in self.having(Status.NOT_APPLICABLE) if v.dnsbl.blocks)
 
     @property
-    def asked(self) -> int:
-        """Lists that could judge this target (not-applicable ones excluded)."""
-        return len(self.verdicts) - len(self._by_status[Status.NOT_APPLICABLE])
+    def clean(self) -> tuple[Verdict, ...]:
+        """Blocklists that do not list it (an allowlist without an entry for
+        it says nothing, good or bad)."""
+        return tuple(v for v in self.having(Status.CLEAN) if v.dnsbl.blocks)
 
 
 # --- what the run found besides the verdicts ------------------------------------

@@ -50,7 +50,11 @@ def metrics(
 ) -> Iterator[nagiosplugin.Metric]:
     """What a run found, as Metrics: one per target (its TargetReport), the
     counts the Contexts judge and graphs draw, and the Findings for the
-    Summary. Pure: the Contexts and the Summary are tested on these alone."""
+    Summary. Pure: the Contexts and the Summary are tested on these alone.
+
+    ``listed`` is the count the thresholds judge: the worst target's
+    listings, out of the most lists any target was asked of. With several
+    targets, ``listed_total`` adds them all up, with no thresholds."""
     s = settings
     if s.state_file is not None:
         changes = findings.changes
@@ -60,15 +64,15 @@ def metrics(
     for report in reports:
         yield nagiosplugin.Metric(report.target, report, context="target")
     lists = {v.dnsbl.zone for r in reports for v in r.verdicts}
-    usable = sum(len(r.having(Status.LISTED, Status.CLEAN)) for r in reports)
+    usable = sum(len(r.having(Status.LISTED, Status.RATED, Status.CLEAN)) for r in reports)
     yield nagiosplugin.Metric("usable", usable, min=0, context="usable")
     unusable = {v.dnsbl.zone for r in reports for v in r.having(Status.UNUSABLE)}
     yield nagiosplugin.Metric("errors", len(unusable), min=0, max=len(lists), context="errors")
     yield nagiosplugin.Metric(
         "listed",
-        sum(len(r.counted) for r in reports),
+        max((len(r.counted) for r in reports), default=0),
         min=0,
-        max=sum(r.asked for r in reports),
+        max=max((r.asked for r in reports), default=0),
         context="listed",
     )
     yield nagiosplugin.Metric("lists", len(lists), min=0, context="perf")
@@ -85,6 +89,8 @@ def metrics(
                 yield nagiosplugin.Metric(
                     f"{noun}_listed", listed, min=0, max=len(mine), context="perf"
                 )
+        total = sum(len(r.counted) for r in reports)
+        yield nagiosplugin.Metric("listed_total", total, min=0, context="perf")
     yield nagiosplugin.Metric("time", round(elapsed, 3), "s", min=0, context="perf")
     yield nagiosplugin.Metric("findings", findings, context="findings")
 
@@ -203,6 +209,8 @@ class Dnsbl(nagiosplugin.Resource):
             return Verdict(lst, Status.UNUSABLE, reason=why)
         if family == "6" and lst.ipv6 is False:
             return Verdict(lst, Status.NOT_APPLICABLE, reason="list has no IPv6 data")
+        if family == "4" and not lst.ipv4:
+            return Verdict(lst, Status.NOT_APPLICABLE, reason="list has IPv6 data only")
         return None
 
     @staticmethod
@@ -230,7 +238,7 @@ class Dnsbl(nagiosplugin.Resource):
             return unasked
         name = query_name(subject.value, lst)
         verdict = classify(lst, await client.ask(name, A))
-        if verdict.status is Status.LISTED:
+        if verdict.status.entry:
             verdict = with_txt(verdict, await client.ask(name, TXT))
         test = await tests[(lst.zone, subject.family)]
         return self_tested(verdict, *test.verdicts, test.entries, subject.family == "6")

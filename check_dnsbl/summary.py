@@ -1,6 +1,8 @@
 """Presentation: a short, pager-friendly first line and a long output that
 says, per listing, what the code means, why (TXT) and where to ask for
-removal, and, per unusable list, why it could not be used.
+removal, and, per unusable list, why it could not be used. An allowlist or
+reputation zone's entry is worded for what it is (``on list.dnswl.org:
+trusted (low)``), never as a listing.
 
 The long output is printed at the default verbosity, because notifications
 carry it: the delist link must reach the admin with the alert.
@@ -11,6 +13,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
+from ipaddress import IPv4Address
 
 import nagiosplugin
 from nagiosplugin.state import Unknown
@@ -101,26 +104,44 @@ def when(stamp: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(stamp))
 
 
+def _code_tag(verdict: Verdict, code: IPv4Address) -> str:
+    """What one code says on the first line: its tag; a code the list's
+    table does not have is an ``unknown code``; a list without a table
+    shows the code itself."""
+    meaning = verdict.dnsbl.decode(code)
+    if meaning is not None:
+        return meaning.tag
+    return f"{code} unknown code" if verdict.dnsbl.documented else str(code)
+
+
 def _tags(verdict: Verdict, new: bool = False) -> list[str]:
     tags: list[str] = []
-    for code in verdict.codes:
-        meaning = verdict.dnsbl.decode(code)
-        tag = str(code) if meaning is None else meaning.tag
+    for tag in (_code_tag(verdict, code) for code in verdict.codes):
         if tag and tag not in tags:
             tags.append(tag)
-    if verdict.dnsbl.severity == "info":
+    if verdict.status is Status.LISTED and verdict.severity == "info":
         tags.append("info")
     if new:
         tags.append("NEW")
+    if len(tags) > 4:  # a list answering a thousand codes must not flood the pager
+        tags = [*tags[:3], f"+{len(tags) - 3} more"]
     return tags
 
 
 def listing(verdict: Verdict, new: bool = False) -> str:
     """``zen.spamhaus.org (XBL)``: the zone and what its code says."""
     tags = _tags(verdict, new)
-    if len(tags) > 4:  # a list answering a thousand codes must not flood the pager
-        tags = [*tags[:3], f"+{len(tags) - 3} more"]
     return f"{verdict.dnsbl.label} ({', '.join(tags)})" if tags else verdict.dnsbl.label
+
+
+def rating(report: TargetReport) -> str:
+    """``on list.dnswl.org: trusted (low)``: the allowlists and reputation
+    zones that have an entry for the target, and what each entry says."""
+    rated = [
+        f"{v.dnsbl.label}: {', '.join(tags)}" if (tags := _tags(v)) else v.dnsbl.label
+        for v in report.having(Status.RATED)
+    ]
+    return "on " + _some(rated)
 
 
 def _some(items: list[str], most: int = FIRST_LINE_ITEMS) -> str:
@@ -144,7 +165,15 @@ def _noun(reports: list[TargetReport]) -> str:
 
 def _verdict_line(report: TargetReport, v: Verdict) -> str:
     detail = f" ({v.reason})" if v.reason else ""
+    if v.status is Status.CLEAN and not v.dnsbl.blocks:
+        detail = f" ({v.dnsbl.role}: no entry, which is neither good nor bad news)"
     return f"{v.dnsbl.label}: {report.target} {v.status.value}{detail}"
+
+
+def _quiet(reports: list[TargetReport]) -> str:
+    """The allowlists and reputation zones that answered without an entry:
+    no news, neither good nor bad."""
+    return _some(list({v.dnsbl.label: None for r in reports for v in r.having(Status.CLEAN)}))
 
 
 class DnsblSummary(nagiosplugin.Summary):
@@ -212,28 +241,41 @@ class DnsblSummary(nagiosplugin.Summary):
         if len(reports) == 1:
             report = reports[0]
             hits = report.having(Status.LISTED)
+            lists = _plural(report.asked, "list")
+            good = rating(report) if report.having(Status.RATED) else ""
             if hits:
-                lists = _plural(report.asked, "list")
                 named_all = _some([tagged(report, v) for v in hits])
-                return f"{_who(report)} listed on {len(hits)} of {lists}: {named_all}{tail}"
-            clean = len(report.having(Status.CLEAN))
-            asked = _plural(report.asked, "list")
-            of = f"{clean} of {asked}" if clean != report.asked else asked
-            return f"{_who(report)} not listed on {of}" + tail
+                head = f"{_who(report)} listed on {len(hits)} of {lists}: {named_all}"
+            elif report.asked:
+                clean = len(report.clean)
+                of = f"{clean} of {lists}" if clean != report.asked else lists
+                head = f"{_who(report)} not listed on {of}"
+            else:  # only allowlists and reputation zones answered
+                return f"{_who(report)} {good or 'has no entry on ' + _quiet(reports)}{tail}"
+            return head + (f"; {good}" if good else "") + tail
         listed = [r for r in reports if r.having(Status.LISTED)]
         noun = _noun(reports)
+        rated = [f"{_who(r)} {rating(r)}" for r in reports if r.having(Status.RATED)]
+        if len(rated) > FIRST_LINE_ITEMS:
+            rated[FIRST_LINE_ITEMS:] = [f"and {len(rated) - FIRST_LINE_ITEMS} more"]
+        good = "".join(f"; {item}" for item in rated)
         if not listed:
-            lists = _plural(max(r.asked for r in reports), "list")
-            judged = sum(1 for r in reports if r.having(Status.CLEAN))
+            most = max(r.asked for r in reports)
+            if not most:  # only allowlists and reputation zones answered
+                quiet = f"{len(reports)} {noun} have no entry on {_quiet(reports)}"
+                return (good[2:] or quiet) + tail
+            lists = _plural(most, "list")
+            judged = sum(1 for r in reports if r.clean)
             of = f"{judged} of {len(reports)}" if judged < len(reports) else str(len(reports))
-            return f"{of} {noun} not listed on {lists}" + tail
+            return f"{of} {noun} not listed on {lists}{good}{tail}"
         each = [
             f"{_who(r)} on " + _some([tagged(r, v) for v in r.having(Status.LISTED)])
             for r in listed[:FIRST_LINE_ITEMS]
         ]
         if len(listed) > FIRST_LINE_ITEMS:
             each.append(f"and {len(listed) - FIRST_LINE_ITEMS} more")
-        return f"{len(listed)} of {len(reports)} {noun} listed: " + "; ".join(each) + tail
+        head = f"{len(listed)} of {len(reports)} {noun} listed: " + "; ".join(each)
+        return head + good + tail
 
     def verbose(self, results: nagiosplugin.Results) -> Iterator[Line]:
         """The long output, lazily: ``render`` stops reading at its byte bound."""
@@ -245,9 +287,10 @@ class DnsblSummary(nagiosplugin.Summary):
             yield self._not_asked(findings)
         yield from (line for line in (changes.problem, changes.warning) if line)
         yield from (u.reason for u in findings.unchecked)
-        for report in reports:
-            for v in report.having(Status.LISTED):
-                yield partial(self._listed_line, report, v, changes)
+        for status in (Status.LISTED, Status.RATED):  # listings first: they are the news
+            for report in reports:
+                for v in report.having(status):
+                    yield partial(self._entry_line, report, v, changes)
         yield from self._unusable_lines(reports)
         for k, first in changes.delisted.items():
             who, zone = split_key(k)
@@ -304,28 +347,37 @@ class DnsblSummary(nagiosplugin.Summary):
             for (who, reason), labels in grouped.items()
         ]
 
-    def _listed_line(self, report: TargetReport, v: Verdict, changes: Changes) -> str:
+    def _entry_line(self, report: TargetReport, v: Verdict, changes: Changes) -> str:
+        """A listing, or an allowlist or reputation entry: each code and what
+        it means, the TXT reason, and where to look the target up."""
         parts = []
         for code in v.codes:
             meaning = v.dnsbl.decode(code)
             if meaning is None:
-                parts.append(f"{code}")
+                known = " (not in the catalog's table of this list)" * v.dnsbl.documented
+                parts.append(_code_tag(v, code) + known)
             else:
                 tag = f"{meaning.tag}: " if meaning.tag else ""
                 parts.append(f"{code} {tag}{meaning.meaning}")
         k = key(report.target, v.dnsbl.zone)
-        new = " (NEW)" if k in changes.new else ""
-        line = f"{report.target} listed on {v.dnsbl.label}{new}: " + "; ".join(parts)
-        if v.dnsbl.severity == "info":
-            line += " (informational list)"
-        if k in changes.since:
-            line += f"; listed since {when(changes.since[k])}"
+        if v.status is Status.LISTED:
+            new = " (NEW)" if k in changes.new else ""
+            line = f"{report.target} listed on {v.dnsbl.label}{new}: " + "; ".join(parts)
+            if v.dnsbl.severity == "info":
+                line += " (informational list)"
+            elif v.severity == "info":
+                line += " (informational code: never raises the state)"
+            if k in changes.since:
+                line += f"; listed since {when(changes.since[k])}"
+        else:
+            role = f"{v.dnsbl.role}, never a listing"
+            line = f"{report.target} on {v.dnsbl.label} ({role}): " + "; ".join(parts)
         txt = printable(v.txt, self.settings.secrets, TXT_BYTES)
         if txt:
             line += f'; reason: "{txt}"'
         url = v.dnsbl.lookup_url(report.target)
         if url:
-            line += f"; lookup/delist: {url}"
+            line += f"; lookup/delist: {url}" if v.status is Status.LISTED else f"; lookup: {url}"
         return line
 
 

@@ -110,3 +110,29 @@ def test_show_lists_marks_defaults_and_dead_lists() -> None:
     assert rows["b.barracudacentral.org"][1:4] == ["yes", "critical", "no"]
     assert rows["sbl.spamhaus.org"][1] == "no"
     assert " DEAD: SORBS was shut down on 5 June 2024 " in result.stdout
+
+
+def test_show_lists_shows_kind_and_each_codes_severity() -> None:
+    result = run("--show-lists")
+    lines = result.lines
+    dnswl = next(i for i, line in enumerate(lines) if line.startswith("list.dnswl.org "))
+    assert lines[dnswl].split()[1:6] == ["no", "-", "yes", "ip", "allowlist"]
+    assert "    127.0.15.0/24      allowlist  category 15: email marketing providers" in lines
+    assert (
+        "    last octet 1       allowlist  trusted (low): trust low: reduce the chance of "
+        "false positives" in lines
+    )
+    dbl = next(i for i, line in enumerate(lines) if line.startswith("dbl.spamhaus.org "))
+    assert lines[dbl].split()[1:6] == ["yes", "critical", "?", "domain", "blocklist"]
+    assert (
+        "    127.0.1.103        info      abused redirector: abused legitimate redirector "
+        "domain, spammed" in lines
+    )
+    assert "    127.0.1.2          critical  spam: low-reputation domain (spam)" in lines
+    assert (
+        "    bit 1              error     query refused (see https://uribl.com/refused.shtml)"
+        in lines
+    )
+    sem6 = next(line for line in lines if line.startswith("bl.ipv6.spameatingmonkey.net "))
+    assert sem6.split()[1:6] == ["no", "normal", "only", "ip", "blocklist"]
+    assert any(line.startswith("    source: Spamhaus: docs.spamhaus.com") for line in lines)

@@ -351,7 +351,7 @@ LIST_FAULTS = {
     "Spamhaus: too many queries": ListFault(
         FakeZone("zen.spamhaus.org", fault="answer", answer=("127.255.255.255",)),
         "unusable",
-        r"query refused: too many queries.* \(127\.255\.255\.255\)",
+        r"rate limited: excessive number of queries.* \(127\.255\.255\.255\)",
     ),
     "Spamhaus: other error code": ListFault(
         FakeZone("zen.spamhaus.org", fault="answer", answer=("127.255.255.1",)),

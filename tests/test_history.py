@@ -53,6 +53,16 @@ def report(target: str = "192.0.2.1", **statuses: Status) -> tuple[TargetReport,
     return (TargetReport(target, "", "ip", verdicts),)
 
 
+def test_an_allowlist_holds_no_listings_then_or_now() -> None:
+    """An entry recorded for an allowlist before allowlists were told apart
+    is dropped, never reported delisted; its hits are never NEW."""
+    state = {"listed": {"192.0.2.1 list.dnswl.org": {"first_seen": 10.0, "last_seen": 20.0}}}
+    changes = update(state, report(list_dnswl_org=Status.CLEAN), now=100)
+    assert (changes.delisted, state["listed"], state["delisted"]) == ({}, {}, {})
+    changes = update(state, report(list_dnswl_org=Status.RATED), now=200)
+    assert (changes.new, state["listed"]) == (set(), {})
+
+
 def test_update_appear_stay_go() -> None:
     state: dict[str, dict[str, dict[str, float]]] = {}
     changes = update(state, report(zen_spamhaus_org=Status.LISTED), now=100)

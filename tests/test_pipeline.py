@@ -10,12 +10,14 @@ from typing import Any
 import nagiosplugin
 
 from check_dnsbl import contexts
-from check_dnsbl.catalog import Catalog
+from check_dnsbl.catalog import Catalog, DnsblList
+from check_dnsbl.history import update
 from check_dnsbl.model import (
     Changes,
     Discovery,
     Findings,
     HostName,
+    Reply,
     Resolver,
     SelfTest,
     Status,
@@ -26,6 +28,7 @@ from check_dnsbl.model import (
 from check_dnsbl.resource import metrics
 from check_dnsbl.settings import Settings
 from check_dnsbl.summary import DnsblSummary, render
+from check_dnsbl.verdict import classify
 
 CATALOG = Catalog.load()
 ZEN, SPAMCOP, DRONEBL = (
@@ -203,3 +206,153 @@ def test_the_output_fits_8_kb_with_the_perfdata_inside() -> None:
     shown = len(text.splitlines()) - 3  # the first line, the note, the perfdata
     assert 0 < shown < 256
     assert text.splitlines()[-2] == f"... {256 - shown} more lines not shown (output limit)"
+
+
+# --- what the lists mean (issue 11) ----------------------------------------------
+
+DNSWL, DBL, PSBL, SENDERSCORE = (
+    CATALOG.get(z)
+    for z in ("list.dnswl.org", "dbl.spamhaus.org", "psbl.surriel.com", "bl.score.senderscore.com")
+)
+
+
+def answered(lst: DnsblList, *codes: str) -> Verdict:
+    """The verdict of ``lst`` answering ``codes``, as the Resource builds it."""
+    return classify(lst, Reply("NOERROR", codes))
+
+
+def test_an_allowlisted_address_is_good_news_never_a_listing() -> None:
+    trusted = answered(DNSWL, "127.0.15.1")
+    long = (
+        "198.51.100.90 on list.dnswl.org (allowlist, never a listing): 127.0.15.1 trusted (low): "
+        "category 15: email marketing providers; trust low: reduce the chance of false "
+        "positives; lookup: https://www.dnswl.org/"
+    )
+    assert run(report(trusted, target="198.51.100.90"), lists=(DNSWL,)) == (
+        "0 DNSBL OK - 198.51.100.90 on list.dnswl.org: trusted (low)\n"
+        f"{long}\n"
+        "| errors=0;0;;0;1 listed=0;0;1;0;0 lists=1;;;0 time=0.25s;;;0\n"
+    )
+    both = run(report(Verdict(ZEN, Status.CLEAN), trusted, target="198.51.100.90"))
+    assert both.splitlines()[0] == (
+        "0 DNSBL OK - 198.51.100.90 not listed on 1 list; on list.dnswl.org: trusted (low)"
+    )
+    assert both.splitlines()[-1].startswith("| errors=0;0;;0;2 listed=0;0;1;0;1 ")
+    # next to a listing: the listing decides, the trust is shown after it
+    out = run(report(Verdict(ZEN, Status.LISTED, (XBL,)), trusted, target="198.51.100.90"))
+    assert out.splitlines()[0] == (
+        "2 DNSBL CRITICAL - 198.51.100.90 listed on 1 of 1 list: zen.spamhaus.org (XBL); "
+        "on list.dnswl.org: trusted (low)"
+    )
+    assert out.splitlines()[2] == long  # after the listing
+    assert " listed=1;0;1;0;1 " in out.splitlines()[-1]
+
+
+def test_no_entry_on_an_allowlist_is_no_news() -> None:
+    clean = Verdict(DNSWL, Status.CLEAN)
+    assert run(report(clean), lists=(DNSWL,), verbosity=1) == (
+        "0 DNSBL OK - 192.0.2.1 has no entry on list.dnswl.org\n"
+        "list.dnswl.org: 192.0.2.1 not listed (allowlist: no entry, which is neither good nor "
+        "bad news)\n"
+        "| errors=0;0;;0;1 listed=0;0;1;0;0 lists=1;;;0 time=0.25s;;;0\n"
+    )
+    two = [report(clean, target=f"198.51.100.{i}") for i in (1, 2)]
+    assert run(*two, lists=(DNSWL,)).splitlines()[0] == (
+        "0 DNSBL OK - 2 addresses have no entry on list.dnswl.org"
+    )
+
+
+def test_allowlist_hits_of_several_addresses_follow_the_verdict() -> None:
+    out = run(
+        report(Verdict(ZEN, Status.CLEAN), answered(DNSWL, "127.0.3.2"), target="198.51.100.1"),
+        report(Verdict(ZEN, Status.CLEAN), Verdict(DNSWL, Status.CLEAN), target="198.51.100.2"),
+    )
+    assert out.splitlines()[0] == (
+        "0 DNSBL OK - 2 addresses not listed on 1 list; 198.51.100.1 on list.dnswl.org: "
+        "trusted (medium)"
+    )
+
+
+def test_a_trusted_entry_is_never_recorded_as_a_new_listing() -> None:
+    state: dict[str, Any] = {}
+    trusted = report(answered(DNSWL, "127.0.15.1"), answered(SPAMCOP, "127.0.0.2"))
+    changes = update(state, (trusted,), now=1000.0)
+    assert changes.new == {"192.0.2.1 bl.spamcop.net"}
+    assert list(state["listed"]) == ["192.0.2.1 bl.spamcop.net"]
+
+
+def test_an_info_code_is_shown_and_never_raises_the_state() -> None:
+    redirector = TargetReport("example.com", "", "domain", (answered(DBL, "127.0.1.103"),))
+    assert run(redirector, lists=(DBL,)) == (
+        "0 DNSBL OK - example.com listed on 1 of 1 list: dbl.spamhaus.org "
+        "(abused redirector, info)\n"
+        "example.com listed on dbl.spamhaus.org: 127.0.1.103 abused redirector: abused "
+        "legitimate redirector domain, spammed (informational code: never raises the state); "
+        "lookup/delist: https://check.spamhaus.org/results/?query=example.com\n"
+        "| errors=0;0;;0;1 listed=0;0;1;0;1 lists=1;;;0 time=0.25s;;;0\n"
+    )
+    spam = TargetReport("example.com", "", "domain", (answered(DBL, "127.0.1.2", "127.0.1.103"),))
+    assert run(spam, lists=(DBL,)).startswith(  # the most severe code decides
+        "2 DNSBL CRITICAL - example.com listed on 1 of 1 list: dbl.spamhaus.org "
+        "(spam, abused redirector)\n"
+    )
+
+
+def test_an_undocumented_code_still_counts_as_a_listing() -> None:
+    out = run(report(answered(ZEN, "127.0.0.8")), lists=(ZEN,))
+    assert out.splitlines()[:2] == [
+        "2 DNSBL CRITICAL - 192.0.2.1 listed on 1 of 1 list: zen.spamhaus.org "
+        "(127.0.0.8 unknown code)",
+        "192.0.2.1 listed on zen.spamhaus.org: 127.0.0.8 unknown code (not in the catalog's "
+        "table of this list); lookup/delist: https://check.spamhaus.org/results/?query=192.0.2.1",
+    ]
+    reserved = run(report(answered(ZEN, "127.0.0.6")), lists=(ZEN,))
+    assert reserved.splitlines()[0].endswith("listed on 1 of 1 list: zen.spamhaus.org (XBL)")
+
+
+def test_pbl_stays_critical_and_says_why() -> None:
+    out = run(report(answered(ZEN, "127.0.0.10")), lists=(ZEN,))
+    assert out.startswith("2 DNSBL CRITICAL - 192.0.2.1 listed on 1 of 1 list: ")
+    assert out.splitlines()[1].startswith(
+        "192.0.2.1 listed on zen.spamhaus.org: 127.0.0.10 PBL: Policy Block List "
+        "(ISP-maintained): should not send mail directly to MX; critical for a mail server's "
+        "own outbound address, since receivers that use zen reject its mail; "
+    )
+
+
+def test_a_rate_limited_list_says_so_and_what_to_do() -> None:
+    out = run(report(answered(ZEN, "127.255.255.255"), Verdict(SPAMCOP, Status.CLEAN)))
+    assert out.splitlines()[:2] == [
+        "1 DNSBL WARNING - 192.0.2.1 not listed on 1 of 2 lists; 1 unusable: zen.spamhaus.org "
+        "(rate limited: excessive number of queries from this resolver)",
+        "zen.spamhaus.org unusable for 192.0.2.1: rate limited: excessive number of queries "
+        "from this resolver (what to do: query less often or fewer addresses; use a resolver "
+        "of your own, not one shared with others; or a Spamhaus DQS key; see "
+        "https://www.spamhaus.org/returnc/vol/) (127.255.255.255)",
+    ]
+
+
+def test_senderscore_lists_with_127_0_0_1() -> None:
+    out = run(report(answered(SENDERSCORE, "127.0.0.1")), lists=(SENDERSCORE,))
+    assert out.splitlines()[0] == (
+        "1 DNSBL WARNING - 192.0.2.1 listed on 1 of 1 list: bl.score.senderscore.com (botnet)"
+    )
+
+
+def test_listed_is_the_worst_addresss_count_with_the_thresholds() -> None:
+    """Two addresses, each on one list: -w 2 judges each address's one listing,
+    and ``listed`` carries the count it judged, not the total."""
+    both = (SPAMCOP, PSBL)
+    first = report(answered(SPAMCOP, "127.0.0.2"), Verdict(PSBL, Status.CLEAN), target="a")
+    second = report(Verdict(SPAMCOP, Status.CLEAN), answered(PSBL, "127.0.0.2"), target="b")
+    out = run(first, second, lists=both, warning=2, critical=3)
+    assert out.splitlines()[0] == (
+        "0 DNSBL OK - 2 of 2 addresses listed: a on bl.spamcop.net; b on psbl.surriel.com"
+    )
+    assert out.splitlines()[-1] == (
+        "| addresses=2;;;0 addresses_listed=2;;;0;2 errors=0;0;;0;2 listed=1;1;2;0;2 "
+        "listed_total=2;;;0 lists=2;;;0 time=0.25s;;;0"
+    )
+    warned = run(first, second, lists=both)
+    assert warned.startswith("1 DNSBL WARNING - ")
+    assert " listed=1;0;1;0;2 listed_total=2;;;0 " in warned.splitlines()[-1]
