@@ -286,7 +286,8 @@ def build_parser() -> _Parser:
         action="store_true",
         help="when the resolver's answer is unusable (refused, SERVFAIL, rewritten, timed "
         "out), ask the list's own servers (NS of the zone, port 53, no recursion); never "
-        "for keyed lists; costs 3 queries per list to find a server, then one per pair",
+        "for keyed lists; costs 2 queries per list to find its server (NS, A), then the "
+        "unusable pairs and the self-test asked again",
     )
     a("--show-lists", action="store_true", help="print the list catalog and exit")
     a(
