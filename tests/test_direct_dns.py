@@ -6,7 +6,8 @@ address of its server, as any resolver does.
 
 The servers, each on port 53 (real lists answer there, and so the plugin asks there):
 
-- 127.53.11.1 rbldnsd, authoritative for zen.spamhaus.org, a wildcarded
+- 127.53.11.1 rbldnsd, authoritative for zen.spamhaus.org, all.s5h.net (silent
+  through the resolver), a wildcarded
   bl.spamcop.net and the DQS zone; it REFUSES psbl.surriel.com, which it
   does not serve (the NS record points at it anyway);
 - 127.53.11.2 a socket that never answers: bl.mailspike.net's lame server;
@@ -44,6 +45,7 @@ SERVED = [
     Zone("zen.spamhaus.org", ip4=ZEN_DATA),
     Zone("bl.spamcop.net", ip4trie=("0/0",)),  # lists everything: dead or wildcarded
     Zone(DQS_ZONE, ip4=ZEN_DATA),
+    Zone("all.s5h.net", ip4=(TEST_V4, "198.51.100.4 :127.0.0.2:listed")),
 ]
 PUBLIC_RESOLVER = "0/0 :127.255.255.254:query via public resolver"
 
@@ -57,6 +59,7 @@ HOSTS = {
     **ns("zen.spamhaus.org", "ns1.zen.direct.test", AUTH),
     **ns("bl.spamcop.net", "ns1.zen.direct.test", AUTH),
     **ns(DQS_ZONE, "ns1.zen.direct.test", AUTH),
+    **ns("all.s5h.net", "ns1.zen.direct.test", AUTH),
     **ns("psbl.surriel.com", "ns.refused.direct.test", AUTH),
     **ns("bl.mailspike.net", "ns.lame.direct.test", LAME),
     **ns("b.barracudacentral.org", "ns.referral.direct.test", REFERRAL),
@@ -64,6 +67,7 @@ HOSTS = {
 REFUSING = [
     Zone("zen.spamhaus.org", ip4trie=(PUBLIC_RESOLVER,)),
     Zone(DQS_ZONE, ip4trie=(PUBLIC_RESOLVER,)),
+    Zone("all.s5h.net"),  # silent: NXDOMAIN for all, its test entry too
     *(
         Zone(z, behaviour="servfail")
         for z in ("bl.spamcop.net", "psbl.surriel.com", "bl.mailspike.net")
@@ -264,3 +268,18 @@ def test_direct_queries_keep_to_max_qps() -> None:
     # the resolver's 6 queries and the 2 that found the server (NS, A) went
     # first, at the same pace: 14 queries at 5 per second
     assert took >= (6 + 2 + received - 1) / 5
+
+
+def test_a_silent_nxdomain_that_the_self_test_catches_is_asked_directly(world: DnsWorld) -> None:
+    plain = check(world, "-H", "198.51.100.4", "-s", "all.s5h.net")
+    assert (plain.returncode, plain.first_line) == (
+        3,
+        "DNSBL UNKNOWN - no usable answer from any list for 198.51.100.4: self-test failed: "
+        "test entry 127.0.0.2 is not listed: list empty, dead or refusing this resolver",
+    )
+    r = check(world, "--direct", "-H", "198.51.100.4", "-s", "all.s5h.net")
+    assert (r.returncode, r.first_line) == (
+        1,
+        "DNSBL WARNING - 198.51.100.4 listed on 1 of 1 list: all.s5h.net (127.0.0.2) "
+        "(asked ns1.zen.direct.test [127.53.11.1] directly)",
+    )
