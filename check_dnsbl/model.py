@@ -254,4 +254,6 @@ class Findings:
     pairs: int = 0
     not_asked: int = 0
     queries: int = 0
+    #: queries sent to the lists' own servers (--direct)
+    direct: int = 0
     junk: int = 0

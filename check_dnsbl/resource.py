@@ -162,9 +162,10 @@ class Dnsbl(nagiosplugin.Resource):
             late = sum(row.count(None) for row in results)
             verdicts = self._not_asked(found, rows, results)
             self_tests = await asyncio.gather(*tests.values())
-            sent = client.sent
+            direct_sent = 0
             if s.direct:
-                sent += await self._direct(client, found, verdicts)
+                direct_sent, direct_tests = await self._direct(client, found, verdicts)
+                self_tests += direct_tests
         reports = tuple(
             TargetReport(
                 subject.value if isinstance(subject.value, str) else show(subject.value),
@@ -180,7 +181,8 @@ class Dnsbl(nagiosplugin.Resource):
             self_tests=tuple(self_tests),
             pairs=sum(map(len, rows)),
             not_asked=paced + late,
-            queries=sent,
+            queries=client.sent,
+            direct=direct_sent,
             junk=client.junk,
         )
 
@@ -224,12 +226,12 @@ class Dnsbl(nagiosplugin.Resource):
 
     async def _direct(
         self, client: DnsClient, found: list[Subject], verdicts: list[tuple[Verdict, ...]]
-    ) -> int:
+    ) -> tuple[int, list[SelfTest]]:
         """--direct: the pairs the resolver left unusable, asked again of the
         list's own servers (found through the resolver: NS, then A/AAAA),
         without recursion, paced by the same --max-qps, within the same
         deadline; their self-test too. Replaces those verdicts in place;
-        returns the queries sent to the servers."""
+        returns the queries sent to the servers, and their self-tests."""
         todo = [
             (i, j) for i, row in enumerate(verdicts) for j, v in enumerate(row) if wants_direct(v)
         ]
@@ -285,12 +287,19 @@ class Dnsbl(nagiosplugin.Resource):
             await direct.__aenter__()
         try:
             await asyncio.gather(*(again(i, j) for i, j in todo))
-            await asyncio.gather(*tests.values())
+            self_tests = await asyncio.gather(*tests.values())
         finally:
             for direct in clients:
                 await direct.__aexit__()
         verdicts[:] = [tuple(row) for row in rows]
-        return sum(direct.sent for direct in clients)
+        shown = {lst: server[0] for lst, server in servers.items() if not isinstance(server, str)}
+        return sum(direct.sent for direct in clients), [
+            replace(
+                test,
+                zone=f"{test.zone} (asked {shown[test.verdicts[0].dnsbl.query_zone]} directly)",
+            )
+            for test in self_tests
+        ]
 
     @staticmethod
     def _self_test(

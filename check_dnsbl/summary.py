@@ -143,7 +143,7 @@ def _asked(verdict: Verdict) -> str:
 def _clean_direct(reports: list[TargetReport]) -> str:
     """Which "not listed" came from a list's own server (--direct)."""
     asked = {v.dnsbl.label: v for r in reports for v in r.clean if v.direct}
-    if len(asked) == 1 and all(len(r.clean) == 1 for r in reports):
+    if len(asked) == 1 and all(r.asked == 1 for r in reports):
         return _asked(next(iter(asked.values())))
     return "".join(f"; {label}{_asked(v)}" for label, v in asked.items())
 
@@ -330,6 +330,7 @@ class DnsblSummary(nagiosplugin.Summary):
             yield (
                 f"{findings.queries} queries sent to "
                 + ", ".join(str(r) for r in self.settings.resolvers)
+                + (f", {findings.direct} to the lists' own servers" if findings.direct else "")
                 + f"; {findings.junk} malformed or mismatched replies ignored"
             )
 
@@ -386,6 +387,8 @@ class DnsblSummary(nagiosplugin.Summary):
         else:
             role = f"{v.dnsbl.role}, never a listing"
             line = f"{report.target} on {v.dnsbl.label} ({role}): " + "; ".join(parts)
+        if v.direct:
+            line += f"; asked {v.direct} directly"
         txt = printable(v.txt, self.settings.secrets, TXT_BYTES)
         if txt:
             line += f'; reason: "{txt}"'

@@ -34,9 +34,13 @@ import pytest
 from tests.conftest import Run, check_dnsbl
 from tests.dnsworld import DnsWorld, Zone, relay_control, require_tool
 
-AUTH, LAME, REFERRAL, RELAY = "127.53.11.1", "127.53.11.2", "127.53.11.3", "127.53.11.4"
+#: The servers' network: one per test process, so that two runs at once
+#: (CI beside a developer) never fight over an address; the output is read
+#: with it written as 127.53.11 (``check``), as the docstring names them.
+NET = f"127.53.{11 + os.getpid() % 240}"
+AUTH, LAME, REFERRAL, RELAY = (f"{NET}.{host}" for host in range(1, 5))
 #: The server behind the relay (a world of its own, beside the module's).
-BEHIND = "127.53.11.5"
+BEHIND = f"{NET}.5"
 DQS_KEY = "directtestkey0123456789abc"
 DQS_ZONE = f"{DQS_KEY}.zen.dq.spamhaus.net"
 TEST_V4 = "127.0.0.2 :127.0.0.2:RFC 5782 test entry"
@@ -116,7 +120,9 @@ def world() -> Iterator[DnsWorld]:
 
 
 def check(world: DnsWorld, *args: str, env: dict[str, str] | None = None) -> Run:
-    return check_dnsbl("-n", world.resolver, "-t", "8", "--query-timeout", "1", *args, env=env)
+    """The plugin's run, its servers' addresses written as in the docstring."""
+    r = check_dnsbl("-n", world.resolver, "-t", "8", "--query-timeout", "1", *args, env=env)
+    return Run(r.returncode, r.stdout.replace(f"[{NET}.", "[127.53.11."))
 
 
 def test_without_direct_nothing_changes(world: DnsWorld) -> None:
@@ -138,13 +144,22 @@ def test_zen_behind_a_refusing_resolver_listed_directly(world: DnsWorld) -> None
 
 
 def test_zen_behind_a_refusing_resolver_clean_directly(world: DnsWorld) -> None:
-    r = check(world, "--direct", "-v", "-H", "192.0.2.1", "-s", "zen.spamhaus.org")
+    r = check(world, "--direct", "-vvv", "-H", "192.0.2.1", "-s", "zen.spamhaus.org")
     assert (r.returncode, r.first_line) == (
         0,
         "DNSBL OK - 192.0.2.1 not listed on 1 list "
         "(asked ns1.zen.direct.test [127.53.11.1] directly)",
     )
-    assert "zen.spamhaus.org: 192.0.2.1 not listed (asked ns1.zen.direct.test" in r.stdout
+    assert r.long_output == [
+        "zen.spamhaus.org: 192.0.2.1 not listed "
+        "(asked ns1.zen.direct.test [127.53.11.1] directly)",
+        "self-test zen.spamhaus.org: 127.0.0.2 unusable, 127.0.0.1 unusable",
+        "self-test zen.spamhaus.org (asked ns1.zen.direct.test [127.53.11.1] directly): "
+        "127.0.0.2 listed, 127.0.0.1 not listed",
+        # the resolver: 2 test entries, the pair, NS and A; the server: 2 and 1
+        f"5 queries sent to {world.resolver}, 3 to the lists' own servers; "
+        "0 malformed or mismatched replies ignored",
+    ]
 
 
 def test_direct_asks_only_the_pairs_the_resolver_left_unusable(world: DnsWorld) -> None:
@@ -155,6 +170,21 @@ def test_direct_asks_only_the_pairs_the_resolver_left_unusable(world: DnsWorld) 
         2,
         "DNSBL CRITICAL - 198.51.100.4 listed on 1 of 2 lists: zen.spamhaus.org (XBL) "
         "(asked ns1.zen.direct.test [127.53.11.1] directly); 1 unusable: psbl.surriel.com "
+        "(asked ns.refused.direct.test [127.53.11.1] directly: REFUSED)",
+    )
+    assert (
+        "198.51.100.4 listed on zen.spamhaus.org: 127.0.0.4 XBL: Exploits Block List: infected "
+        "or exploited host (botnet, proxy, malware); asked ns1.zen.direct.test [127.53.11.1] "
+        'directly; reason: "XBL"; ' in r.long_output[0]
+    )
+    # a clean answer beside an unusable one names the list it came from
+    r = check(
+        world, "--direct", "-H", "192.0.2.1", "-s", "zen.spamhaus.org", "-s", "psbl.surriel.com"
+    )
+    assert (r.returncode, r.first_line) == (
+        1,
+        "DNSBL WARNING - 192.0.2.1 not listed on 1 of 2 lists; zen.spamhaus.org (asked "
+        "ns1.zen.direct.test [127.53.11.1] directly); 1 unusable: psbl.surriel.com "
         "(asked ns.refused.direct.test [127.53.11.1] directly: REFUSED)",
     )
 
