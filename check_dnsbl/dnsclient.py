@@ -15,6 +15,10 @@ mismatched packet under a try's ID (anyone can send one) is counted and kept
 as that try's complaint: the try waits on for the good reply, and if none
 comes, the query's reason says what was wrong, not a bare timeout. Over TCP
 nobody can inject packets, so a bad TCP reply makes the query unusable at once.
+
+With --direct a second client asks a list's own servers: no RD bit, and
+their REFUSED or SERVFAIL is handed back as the reply, with the AA bit, for
+``direct`` to read. Every client of a run shares one ``Pacer`` (--max-qps).
 """
 
 import asyncio

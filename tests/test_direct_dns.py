@@ -313,3 +313,18 @@ def test_a_silent_nxdomain_that_the_self_test_catches_is_asked_directly(world: D
         "DNSBL WARNING - 198.51.100.4 listed on 1 of 1 list: all.s5h.net (127.0.0.2) "
         "(asked ns1.zen.direct.test [127.53.11.1] directly)",
     )
+
+
+def test_a_lame_server_costs_no_more_than_the_deadline(world: DnsWorld) -> None:
+    started = time.monotonic()
+    r = check_dnsbl(
+        *("-n", world.resolver, "-t", "3", "--query-timeout", "2", "--retries", "3"),
+        *("--direct", "-H", "192.0.2.1", "-s", "bl.mailspike.net"),
+    )
+    took = time.monotonic() - started
+    assert (r.returncode, r.first_line) == (
+        3,
+        "DNSBL UNKNOWN - no usable answer from any list for 192.0.2.1: "
+        f"asked ns.lame.direct.test [{LAME}] directly: no answer, a lame server",
+    )
+    assert took < 3, f"{took:.2f}s >= -t 3\n{r.stdout}"  # -t counts from the process's start
