@@ -292,11 +292,13 @@ class Dnsbl(nagiosplugin.Resource):
             for direct in clients:
                 await direct.__aexit__()
         verdicts[:] = [tuple(row) for row in rows]
-        shown = {lst: server[0] for lst, server in servers.items() if not isinstance(server, str)}
+        named = {
+            zone: server[0] for zone, server in servers.items() if not isinstance(server, str)
+        }
         return sum(direct.sent for direct in clients), [
             replace(
                 test,
-                zone=f"{test.zone} (asked {shown[test.verdicts[0].dnsbl.query_zone]} directly)",
+                zone=f"{test.zone} (asked {named[test.verdicts[0].dnsbl.query_zone]} directly)",
             )
             for test in self_tests
         ]
