@@ -281,6 +281,14 @@ def build_parser() -> _Parser:
         help="send at most N queries per second (default 0: no limit), to keep network "
         "checks within the lists' usage terms",
     )
+    a(
+        "--direct",
+        action="store_true",
+        help="when the resolver's answer is unusable (refused, SERVFAIL, rewritten, timed "
+        "out), ask the list's own servers (NS of the zone, port 53, no recursion); never "
+        "for keyed lists; costs 2 queries per list to find its server (NS, A), then the "
+        "unusable pairs and the self-test asked again",
+    )
     a("--show-lists", action="store_true", help="print the list catalog and exit")
     a(
         "-v",
@@ -411,6 +419,7 @@ def parse(argv: Sequence[str], prog: str = "check_dnsbl") -> Settings:
         retries=args.retries,
         workers=args.workers,
         max_qps=args.max_qps,
+        direct=args.direct,
         max_addresses=args.max_addresses,
         verbosity=min(args.verbose, 3),
         started=process_start(),
