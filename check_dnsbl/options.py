@@ -286,7 +286,8 @@ def build_parser() -> _Parser:
         action="store_true",
         help="when the resolver's answer is unusable (refused, SERVFAIL, rewritten, timed "
         "out), ask the list's own servers (NS of the zone, port 53, no recursion); never "
-        "for keyed lists; costs 2 queries per list to find its server (NS, A), then the "
+        "for keyed lists; up to 3 of a zone's servers in turn, until one answers the "
+        "self-test; costs 2-4 queries per list to find them (NS, then A), then the "
         "unusable pairs and the self-test asked again",
     )
     a("--show-lists", action="store_true", help="print the list catalog and exit")

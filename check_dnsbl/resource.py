@@ -49,6 +49,12 @@ Test = asyncio.Task[SelfTest]
 #: (about 1 µs on this project's 2-core machine, kept twice over): a /20 on
 #: 100 lists is 409,600 pairs, so its queries end 0.8 s before the deadline.
 OUTPUT_SECONDS_PER_PAIR = 2e-6
+#: --direct tries at most this many of a zone's servers, in turn, until one
+#: answers the list's self-test: a lame or refusing mirror costs only itself.
+DIRECT_SERVERS = 3
+#: A zone's server chosen for --direct: as the output names it, its client,
+#: and the list's self-test as it answered it.
+Server = tuple[str, DnsClient, SelfTest]
 
 
 def metrics(
@@ -237,48 +243,68 @@ class Dnsbl(nagiosplugin.Resource):
         ]
         zones = list(dict.fromkeys(verdicts[i][j].dnsbl.query_zone for i, j in todo))
         found_servers = await asyncio.gather(*(_servers(client, zone) for zone in zones))
-        servers: dict[str, tuple[str, DnsClient] | str] = {}
         s = self.settings
-        for zone, server in zip(zones, found_servers, strict=True):
-            if isinstance(server, str):
-                servers[zone] = server
-                continue
-            name, address = server
-            servers[zone] = (
-                server_name(name, address),
-                DnsClient(
-                    (Resolver(address),),
-                    query_timeout=s.query_timeout,
-                    retries=s.retries,
-                    workers=s.workers,
-                    deadline=client.deadline,
-                    pacer=client.pacer,
-                    recursive=False,
-                ),
+
+        def asker(address: str) -> DnsClient:
+            return DnsClient(
+                (Resolver(address),),
+                query_timeout=s.query_timeout,
+                retries=s.retries,
+                workers=s.workers,
+                deadline=client.deadline,
+                pacer=client.pacer,
+                recursive=False,
             )
-        clients = [c[1] for c in servers.values() if not isinstance(c, str)]
-        tests: dict[tuple[str, str], Test] = {}
+
+        servers: dict[str, list[tuple[str, DnsClient]] | str] = {
+            zone: found
+            if isinstance(found, str)
+            else [(server_name(name, address), asker(address)) for name, address in found]
+            for zone, found in zip(zones, found_servers, strict=True)
+        }
+        clients = [c for known in servers.values() if not isinstance(known, str) for _, c in known]
+        chosen: dict[tuple[str, str], asyncio.Task[Server | str]] = {}
         rows = [list(row) for row in verdicts]
+
+        async def choose(lst: DnsblList, family: str) -> Server | str:
+            """The first of the zone's servers whose replies to the list's
+            self-test are usable; one lame or refusing mirror never costs
+            the list. Else why none would do, server by server."""
+            known = servers[lst.query_zone]
+            if isinstance(known, str):
+                return known
+            failed = []
+            for shown, direct in known:
+                test = await self._self_test(direct, lst, family, partial(read_direct, shown))
+                bad = [v.reason for v in test.verdicts if v.status is Status.UNUSABLE]
+                if not bad:
+                    return shown, direct, test
+                if bad[0].startswith(NOT_ASKED):  # the deadline came first
+                    return bad[0]
+                failed.append(bad[0])
+            return "; ".join(dict.fromkeys(failed))
 
         async def again(i: int, j: int) -> None:
             old, subject = rows[i][j], found[i]
             lst = old.dnsbl
-            server = servers[lst.query_zone]
-            if isinstance(server, str):
-                rows[i][j] = replace(old, reason=f"{old.reason}; --direct: {server}")
-                return
-            shown, direct = server
-            read = partial(read_direct, shown)
             key = (lst.zone, subject.family)
-            if key not in tests:
-                tests[key] = self._self_test(direct, lst, subject.family, read)
+            if key not in chosen:
+                chosen[key] = asyncio.ensure_future(choose(lst, subject.family))
+            server = await chosen[key]
+            if isinstance(server, str):
+                if isinstance(servers[lst.query_zone], str):
+                    rows[i][j] = replace(old, reason=f"{old.reason}; --direct: {server}")
+                elif not server.startswith(NOT_ASKED):
+                    rows[i][j] = replace(old, reason=server)
+                return
+            shown, direct, test = server
+            read = partial(read_direct, shown)
             name = query_name(subject.value, lst)
             verdict = classify(lst, read(await direct.ask(name, A)))
             if verdict.reason.startswith(NOT_ASKED):  # the deadline came first
                 return
             if verdict.status.entry:
                 verdict = with_txt(verdict, read(await direct.ask(name, TXT)))
-            test = await tests[key]
             rows[i][j] = marked(
                 self_tested(verdict, *test.verdicts, test.entries, subject.family == "6"), shown
             )
@@ -287,20 +313,14 @@ class Dnsbl(nagiosplugin.Resource):
             await direct.__aenter__()
         try:
             await asyncio.gather(*(again(i, j) for i, j in todo))
-            self_tests = await asyncio.gather(*tests.values())
         finally:
             for direct in clients:
                 await direct.__aexit__()
         verdicts[:] = [tuple(row) for row in rows]
-        named = {
-            zone: server[0] for zone, server in servers.items() if not isinstance(server, str)
-        }
         return sum(direct.sent for direct in clients), [
-            replace(
-                test,
-                zone=f"{test.zone} (asked {named[test.verdicts[0].dnsbl.query_zone]} directly)",
-            )
-            for test in self_tests
+            replace(server[2], zone=f"{server[2].zone} (asked {server[0]} directly)")
+            for server in (task.result() for task in chosen.values())
+            if not isinstance(server, str)
         ]
 
     @staticmethod
@@ -340,18 +360,23 @@ class Dnsbl(nagiosplugin.Resource):
         return self_tested(verdict, *test.verdicts, test.entries, subject.family == "6")
 
 
-async def _servers(client: DnsClient, zone: str) -> tuple[str, str] | str:
-    """The first of a zone's own servers that has an address (its name and
-    address, IPv4 first), through the resolver; else why there is none."""
+async def _servers(client: DnsClient, zone: str) -> list[tuple[str, str]] | str:
+    """Up to DIRECT_SERVERS of a zone's own servers that have an address
+    (name and address, IPv4 first, in name order), through the resolver;
+    else why there are none."""
     ns = await client.query(zone, NS)
     if isinstance(ns, Failure):
         return f"no servers of {zone} known: NS query failed: {ns.reason}"
     names: Sequence[str] = sorted(ns.records)
     if not names:
         return f"no servers of {zone} known: no NS records ({ns.rcode})"
+    found = []
     for name in names:
         for rdtype in (A, AAAA):
             address = await client.query(name, rdtype)
             if isinstance(address, Reply) and address.records:
-                return name, sorted(address.records)[0]
-    return f"no address for the servers of {zone} ({', '.join(names)})"
+                found.append((name, sorted(address.records)[0]))
+                break
+        if len(found) == DIRECT_SERVERS:
+            break
+    return found or f"no address for the servers of {zone} ({', '.join(names)})"

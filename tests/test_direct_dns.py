@@ -7,7 +7,8 @@ address of its server, as any resolver does.
 The servers, each on port 53 (real lists answer there, and so the plugin asks there):
 
 - 127.53.11.1 rbldnsd, authoritative for zen.spamhaus.org, all.s5h.net (silent
-  through the resolver), a wildcarded
+  through the resolver), dnsbl-1.uceprotect.net (whose first server by name is
+  the lame one below), a wildcarded
   bl.spamcop.net and the DQS zone; it REFUSES psbl.surriel.com, which it
   does not serve (the NS record points at it anyway);
 - 127.53.11.2 a socket that never answers: bl.mailspike.net's lame server;
@@ -50,6 +51,7 @@ SERVED = [
     Zone("bl.spamcop.net", ip4trie=("0/0",)),  # lists everything: dead or wildcarded
     Zone(DQS_ZONE, ip4=ZEN_DATA),
     Zone("all.s5h.net", ip4=(TEST_V4, "198.51.100.4 :127.0.0.2:listed")),
+    Zone("dnsbl-1.uceprotect.net", ip4=(TEST_V4, "198.51.100.4 :127.0.0.2:listed")),
 ]
 PUBLIC_RESOLVER = "0/0 :127.255.255.254:query via public resolver"
 
@@ -67,6 +69,8 @@ HOSTS = {
     **ns("psbl.surriel.com", "ns.refused.direct.test", AUTH),
     **ns("bl.mailspike.net", "ns.lame.direct.test", LAME),
     **ns("b.barracudacentral.org", "ns.referral.direct.test", REFERRAL),
+    # two servers: the lame one first by name, then one that answers
+    "dnsbl-1.uceprotect.net": ["NS ns.lame.direct.test.", "NS ns1.zen.direct.test."],
 }
 REFUSING = [
     Zone("zen.spamhaus.org", ip4trie=(PUBLIC_RESOLVER,)),
@@ -74,7 +78,12 @@ REFUSING = [
     Zone("all.s5h.net"),  # silent: NXDOMAIN for all, its test entry too
     *(
         Zone(z, behaviour="servfail")
-        for z in ("bl.spamcop.net", "psbl.surriel.com", "bl.mailspike.net")
+        for z in (
+            "bl.spamcop.net",
+            "psbl.surriel.com",
+            "bl.mailspike.net",
+            "dnsbl-1.uceprotect.net",
+        )
     ),
     Zone("b.barracudacentral.org", behaviour="servfail"),
 ]
@@ -328,3 +337,14 @@ def test_a_lame_server_costs_no_more_than_the_deadline(world: DnsWorld) -> None:
         f"asked ns.lame.direct.test [{LAME}] directly: no answer, a lame server",
     )
     assert took < 3, f"{took:.2f}s >= -t 3\n{r.stdout}"  # -t counts from the process's start
+
+
+def test_a_lame_first_server_gives_way_to_the_next(world: DnsWorld) -> None:
+    """A zone has several servers: the one that does not answer the
+    self-test costs only itself, and the next is asked."""
+    r = check(world, "--direct", "-H", "198.51.100.4", "-s", "dnsbl-1.uceprotect.net")
+    assert (r.returncode, r.first_line) == (
+        1,
+        "DNSBL WARNING - 198.51.100.4 listed on 1 of 1 list: dnsbl-1.uceprotect.net "
+        "(asked ns1.zen.direct.test [127.53.11.1] directly)",
+    )
