@@ -351,8 +351,40 @@ def test_listed_is_the_worst_addresss_count_with_the_thresholds() -> None:
     )
     assert out.splitlines()[-1] == (
         "| addresses=2;;;0 addresses_listed=2;;;0;2 errors=0;0;;0;2 listed=1;1;2;0;2 "
-        "listed_total=2;;;0 lists=2;;;0 time=0.25s;;;0"
+        "listed_total=2;;;0;4 lists=2;;;0 time=0.25s;;;0"
     )
     warned = run(first, second, lists=both)
     assert warned.startswith("1 DNSBL WARNING - ")
-    assert " listed=1;0;1;0;2 listed_total=2;;;0 " in warned.splitlines()[-1]
+    assert " listed=1;0;1;0;2 listed_total=2;;;0;4 " in warned.splitlines()[-1]
+
+
+def test_perfdata_per_list_names_the_list_and_drops_an_unusable_one() -> None:
+    """--perfdata-per-list: 1 listed, 0 not, and no series at all for a list
+    that gave no usable answer; the other series stay as they were."""
+    xbl = Verdict(ZEN, Status.LISTED, (XBL,))
+    broken = Verdict(DRONEBL, Status.UNUSABLE, reason="timeout")
+    three = (ZEN, SPAMCOP, DRONEBL)
+    out = run(report(xbl, Verdict(SPAMCOP, Status.CLEAN), broken), lists=three)
+    per_list = run(
+        report(xbl, Verdict(SPAMCOP, Status.CLEAN), broken), lists=three, perfdata_per_list=True
+    )
+    assert out.splitlines()[-1] == (
+        "| errors=1;0;;0;3 listed=1;0;1;0;3 lists=3;;;0 time=0.25s;;;0"
+    )
+    assert per_list.splitlines()[-1] == (
+        "| errors=1;0;;0;3 list_bl_spamcop_net=0;;;0;1 list_zen_spamhaus_org=1;;;0;1 "
+        "listed=1;0;1;0;3 lists=3;;;0 time=0.25s;;;0"
+    )
+    assert per_list.splitlines()[:-1] == out.splitlines()[:-1]
+
+
+def test_perfdata_per_list_counts_the_targets_it_lists() -> None:
+    """With several targets: the number listed on that list, of those it
+    answered usably about."""
+    both = (SPAMCOP, PSBL)
+    first = report(answered(SPAMCOP, "127.0.0.2"), answered(PSBL, "127.0.0.2"), target="a")
+    second = report(
+        Verdict(SPAMCOP, Status.CLEAN), Verdict(PSBL, Status.UNUSABLE, reason="x"), target="b"
+    )
+    out = run(first, second, lists=both, perfdata_per_list=True)
+    assert " list_bl_spamcop_net=1;;;0;2 list_psbl_surriel_com=1;;;0;1 " in out
