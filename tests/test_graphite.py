@@ -298,3 +298,22 @@ def test_grafana_dashboard_has_what_grafana_requires() -> None:
                 p.startswith("icinga2.$host.services.dnsbl.dnsbl.perfdata.") for p in paths
             )
             assert target["target"].count("(") == target["target"].count(")")
+
+
+def test_readme_influxdb_writer_validates(tmp_path: Path) -> None:
+    """The README's Influxdb2Writer, as an admin would paste it, is accepted
+    by ``icinga2 daemon -C`` (the ITL included)."""
+    icinga2 = require_tool("icinga2")
+    readme = (ICINGA_DIR.parent / "README.md").read_text(encoding="utf-8")
+    block = re.search(
+        r"<!-- influxdb:start -->\n```icinga2\n(.*?)```\n<!-- influxdb:end -->", readme, re.S
+    )
+    assert block, "no influxdb block in README.md"
+    assert 'object Influxdb2Writer "influxdb2"' in block[1]
+    body = 'object IcingaApplication "app" { }\n' + block[1]
+    validation = Icinga(tmp_path / "icinga", exe=icinga2, body=body).validate()
+    assert validation.returncode == 0, validation.stdout + validation.stderr
+    assert "Influxdb2Writer" in validation.stdout, validation.stdout
+    # the check has teeth: the same writer without its organization is refused
+    broken = Icinga(tmp_path / "broken", exe=icinga2, body=re.sub(r".*organization.*\n", "", body))
+    assert broken.validate().returncode != 0
