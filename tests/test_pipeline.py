@@ -388,3 +388,32 @@ def test_perfdata_per_list_counts_the_targets_it_lists() -> None:
     )
     out = run(first, second, lists=both, perfdata_per_list=True)
     assert " list_bl_spamcop_net=1;;;0;2 list_psbl_surriel_com=1;;;0;1 " in out
+
+
+def test_every_series_has_a_min_counts_no_unit_and_time_seconds() -> None:
+    """Graphing tools scale the axes from min and max: every series a run can
+    emit (history, host names, several targets, per list) has min 0; counts
+    have no unit (Monitoring Plugins guidelines), ``time`` is in seconds; the
+    max where one exists."""
+    listed = Verdict(SPAMCOP, Status.LISTED, (ipaddress.IPv4Address("127.0.0.2"),))
+    out = run(
+        TargetReport("192.0.2.1", "a.example.com", "ip", (listed, Verdict(ZEN, Status.CLEAN))),
+        TargetReport("192.0.2.2", "a.example.com", "ip", (Verdict(SPAMCOP, Status.CLEAN),) * 2),
+        found=Findings(changes=Changes()),
+        targets=(HostName("a.example.com"),),
+        state_file=object(),
+        perfdata_per_list=True,
+    )
+    series = dict(item.split("=", 1) for item in out.splitlines()[-1][2:].split(" "))
+    assert sorted(series) == [
+        "addresses", "addresses_listed", "delisted", "errors", "list_bl_spamcop_net",
+        "list_zen_spamhaus_org", "listed", "listed_total", "lists", "new", "time", "unchecked",
+    ]  # fmt: skip
+    bounded = {"addresses_listed", "errors", "list_bl_spamcop_net", "list_zen_spamhaus_org",
+               "listed", "listed_total"}  # fmt: skip
+    for label, perf in series.items():
+        value, _warn, _crit, low, high = [*perf.split(";"), ""][:5]
+        assert low == "0", (label, perf)
+        assert (high != "") == (label in bounded), (label, perf)
+        unit = value.lstrip("0123456789.")
+        assert unit == ("s" if label == "time" else ""), (label, perf)
