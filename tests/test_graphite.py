@@ -29,7 +29,14 @@ import pytest
 
 from tests.dnsworld import DnsWorld, Zone, require_tool
 from tests.graphite_harness import CARBON_CACHE, STEP, Graphite, bucket_start
-from tests.icinga_harness import ICINGA_DIR, Icinga, live_pids, wait_for, write_plugin_wrapper
+from tests.icinga_harness import (
+    ICINGA_DIR,
+    Icinga,
+    graphite_writer_conf,
+    live_pids,
+    wait_for,
+    write_plugin_wrapper,
+)
 
 LISTED = "198.51.100.10"
 HOST = "mx1"
@@ -43,11 +50,6 @@ object CheckerComponent "checker" { }
 object FileLogger "main-log" {
   severity = "notice"
   path = LogDir + "/icinga2.log"
-}
-object GraphiteWriter "graphite" {
-  host = "127.0.0.1"
-  port = @CARBON_PORT@
-  enable_send_thresholds = true
 }
 /* Its own perfdata tells that the GraphiteWriter reaches carbon. */
 object Host "@HOST@" {
@@ -104,7 +106,8 @@ def expected() -> list[dict[str, float]]:
 
 @pytest.fixture
 def graphite(tmp_path: Path) -> Iterator[Graphite]:
-    require_tool(CARBON_CACHE)
+    require_tool(CARBON_CACHE)  # graphite-carbon
+    require_tool("graphite-manage")  # graphite-web
     g = Graphite(tmp_path / "graphite")
     try:
         with g:
@@ -142,9 +145,9 @@ def test_an_episode_in_graphite(graphite: Graphite, tmp_path: Path) -> None:
     write_plugin_wrapper(plugins / "check_dnsbl", state_dir=tmp_path / "state")
     zones = {z: zone(z, False) for z in (ZEN, SPAMCOP, PSBL)}
     with DnsWorld(zones.values()) as world:
-        body = OBJECTS
+        body = OBJECTS + graphite_writer_conf(graphite.line_port)
         for name, value in {
-            "CARBON_PORT": str(graphite.line_port), "HOST": HOST, "LISTED": LISTED,
+            "HOST": HOST, "LISTED": LISTED,
             "RESOLVER": world.resolver, "ZEN": ZEN, "SPAMCOP": SPAMCOP, "PSBL": PSBL,
         }.items():  # fmt: skip
             body = body.replace(f"@{name}@", value)
