@@ -21,9 +21,12 @@ every import points down (a module uses only those on its floor or below)::
     history      the state file: NEW listings, listed since, delisted
     settings     Settings: the frozen value object of a run; its clock
     dnsclient    asyncio stub-resolver client: bounded in-flight queries,
-                 retries, TCP fallback, one deadline, --max-qps
+                 retries, TCP fallback, one deadline, --max-qps; without
+                 recursion for a list's own servers (--direct)
     targets      pure: -H/--mx/-d text -> Target (IDNA 2008, registrable
                  domain by the Public Suffix List handed in)
+    direct       pure: which verdicts may ask the list's own servers
+                 (--direct), and what their non-recursive reply is worth
     verdict      pure: a DNS answer -> Verdict (listed / rated by an
                  allowlist / not listed / unusable with a reason); the
                  RFC 5782 self-test
@@ -53,7 +56,8 @@ from here, and nothing here imports it.
 Pipeline::
 
     argv -> options.parse -> Settings
-         -> Dnsbl.probe()  [subjects, outbound, querynames, dnsclient, verdict, history]
+         -> Dnsbl.probe()  [subjects, outbound, querynames, dnsclient, verdict, direct,
+                            history]
          -> Metric(target, TargetReport) ...  Metric(usable) Metric(errors)
             Metric(listed) Metric(new) ... Metric(findings, Findings)
          -> contexts -> Results -> DnsblSummary -> render -> stdout, exit 0..3

@@ -15,6 +15,10 @@ mismatched packet under a try's ID (anyone can send one) is counted and kept
 as that try's complaint: the try waits on for the good reply, and if none
 comes, the query's reason says what was wrong, not a bare timeout. Over TCP
 nobody can inject packets, so a bad TCP reply makes the query unusable at once.
+
+With --direct a second client asks a list's own servers: no RD bit, and
+their REFUSED or SERVFAIL is handed back as the reply, with the AA bit, for
+``direct`` to read. Every client of a run shares one ``Pacer`` (--max-qps).
 """
 
 import asyncio
@@ -47,11 +51,34 @@ class _Try:
         self.complaint = self.complaint or f"{what} reply from resolver {resolver}: {error}"
 
 
+class Pacer:
+    """--max-qps: when the next query may go. One per run, shared by every
+    client of the run (the resolver's, and the lists' own servers' with --direct)."""
+
+    def __init__(self, max_qps: float = 0) -> None:
+        self.max_qps = max_qps
+        self.interval = 1 / max_qps if max_qps else 0.0
+        self.next_send = 0.0
+
+    async def pace(self, deadline: float) -> bool:
+        """Space the sends out, politely. False when this send's turn would
+        come after the deadline: pacing gives way to the deadline."""
+        if self.interval:
+            now = time.monotonic()
+            send_at = max(now, self.next_send)
+            if send_at >= deadline:
+                return False
+            self.next_send = send_at + self.interval
+            await asyncio.sleep(send_at - now)
+        return True
+
+
 class _Channel(asyncio.DatagramProtocol):
     """One connected UDP socket to one resolver, shared by all queries."""
 
-    def __init__(self, resolver: Resolver) -> None:
+    def __init__(self, resolver: Resolver, recursive: bool = True) -> None:
         self.resolver = resolver
+        self.recursive = recursive
         self.transport: asyncio.DatagramTransport | None = None
         self.pending: dict[int, _Try] = {}
         self.refused: str = ""
@@ -102,7 +129,7 @@ class _Channel(asyncio.DatagramProtocol):
             qid = secrets.randbelow(65536)
         sent = _Try(question, asyncio.get_running_loop().create_future())
         self.pending[qid] = sent
-        self.transport.sendto(wire.query(qid, question))
+        self.transport.sendto(wire.query(qid, question, self.recursive))
         return qid, sent
 
     def forget(self, qid: int) -> None:
@@ -127,11 +154,14 @@ class DnsClient:
         workers: int,
         deadline: float,
         max_qps: float = 0,
+        pacer: Pacer | None = None,
+        recursive: bool = True,
     ) -> None:
         self.resolvers = resolvers
-        self.max_qps = max_qps
-        self.interval = 1 / max_qps if max_qps else 0.0
-        self.next_send = 0.0
+        self.pacer = pacer or Pacer(max_qps)
+        #: False: the servers asked are a zone's own (--direct): no RD, and
+        #: their REFUSED or SERVFAIL is the reply, for the caller to read.
+        self.recursive = recursive
         self.query_timeout = query_timeout
         self.retries = retries
         self.deadline = deadline
@@ -143,7 +173,7 @@ class DnsClient:
     async def __aenter__(self) -> "DnsClient":
         loop = asyncio.get_running_loop()
         for resolver in self.resolvers:
-            channel = _Channel(resolver)
+            channel = _Channel(resolver, self.recursive)
             try:
                 await loop.create_datagram_endpoint(
                     lambda c=channel: c,  # type: ignore[misc]
@@ -225,12 +255,12 @@ class DnsClient:
                             )
                             continue
                         reply = tcp
-                    if reply.rcode_text in ("SERVFAIL", "REFUSED"):
+                    if self.recursive and reply.rcode_text in ("SERVFAIL", "REFUSED"):
                         reason = f"resolver {answered_by} answered {reply.rcode_text}"
                         if attempt + 1 < min(self.retries + 1, len(self.channels)):
                             continue  # another resolver may do better
                         return Failure(reason)
-                    return Reply(reply.rcode_text, reply.records)
+                    return Reply(reply.rcode_text, reply.records, bool(reply.flags & wire.AA))
             finally:
                 for channel, qid, _ in sent:
                     channel.forget(qid)
@@ -255,22 +285,10 @@ class DnsClient:
         else why no try can be made ("" when the deadline has come)."""
         if all(channel.refused for channel in self.channels):
             return self.channels[0].refused
-        if not await self._pace():
-            return "" if tries else f"{NOT_ASKED}: --max-qps {self.max_qps:g} leaves no time"
+        if not await self.pacer.pace(self.deadline):
+            return "" if tries else f"{NOT_ASKED}: --max-qps {self.pacer.max_qps:g} leaves no time"
         wait = min(self.query_timeout, self.deadline - time.monotonic())
         return (self.channels[attempt % len(self.channels)], wait) if wait > 0 else ""
-
-    async def _pace(self) -> bool:
-        """--max-qps: space the sends out, politely. False when this send's
-        turn would come after the deadline: pacing gives way to the deadline."""
-        if self.interval:
-            now = time.monotonic()
-            send_at = max(now, self.next_send)
-            if send_at >= self.deadline:
-                return False
-            self.next_send = send_at + self.interval
-            await asyncio.sleep(send_at - now)
-        return True
 
     @staticmethod
     async def _first_reply(futures: list[Pending], wait: float) -> Pending | str:
@@ -303,7 +321,7 @@ class DnsClient:
         try:
             async with asyncio.timeout(wait):
                 reader, writer = await asyncio.open_connection(resolver.host, resolver.port)
-                message = wire.query(qid, question)
+                message = wire.query(qid, question, self.recursive)
                 writer.write(struct.pack("!H", len(message)) + message)
                 (length,) = struct.unpack("!H", await reader.readexactly(2))
                 data = await reader.readexactly(length)

@@ -105,6 +105,8 @@ class Reply:
 
     rcode: str
     records: tuple[str, ...] = ()
+    #: The AA bit: what a server asked directly (RD=0) must set (--direct).
+    authoritative: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,8 @@ class Verdict:
     codes: tuple[ipaddress.IPv4Address, ...] = ()
     reason: str = ""
     txt: str = ""
+    #: The list's own server asked for it (--direct), as ``name [address]``.
+    direct: str = ""
 
     @cached_property
     def severity(self) -> Severity:
@@ -250,4 +254,6 @@ class Findings:
     pairs: int = 0
     not_asked: int = 0
     queries: int = 0
+    #: queries sent to the lists' own servers (--direct)
+    direct: int = 0
     junk: int = 0

@@ -291,6 +291,14 @@ def build_parser() -> _Parser:
         "the number of targets listed on it (0 or 1 for one address), absent in a run "
         "where the list gave no usable answer",
     )
+    a(
+        "--direct",
+        action="store_true",
+        help="when the resolver's answer is unusable (refused, SERVFAIL, rewritten, timed "
+        "out), ask the list's own servers (NS of the zone, port 53, no recursion); never "
+        "for keyed lists; costs 2 queries per list to find its server (NS, A), then the "
+        "unusable pairs and the self-test asked again",
+    )
     a("--show-lists", action="store_true", help="print the list catalog and exit")
     a(
         "-v",
@@ -426,6 +434,7 @@ def parse(argv: Sequence[str], prog: str = "check_dnsbl") -> Settings:
         retries=args.retries,
         workers=args.workers,
         max_qps=args.max_qps,
+        direct=args.direct,
         max_addresses=args.max_addresses,
         verbosity=min(args.verbose, 3),
         started=process_start(),

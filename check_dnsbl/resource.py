@@ -8,12 +8,14 @@ the Summary words. It decides no state and words nothing.
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
+from functools import partial
 
 import nagiosplugin
 
 from check_dnsbl.catalog import DnsblList
+from check_dnsbl.direct import marked, read_direct, server_name, wants_direct
 from check_dnsbl.dnsclient import DnsClient
 from check_dnsbl.history import key, record
 from check_dnsbl.keys import KEYS, env_name
@@ -21,10 +23,14 @@ from check_dnsbl.labels import list_labels
 from check_dnsbl.model import (
     NOT_ASKED,
     Discovery,
+    Failure,
     Findings,
     HostName,
     MxOf,
     Outbound,
+    Outcome,
+    Reply,
+    Resolver,
     SelfTest,
     Status,
     Subject,
@@ -36,7 +42,7 @@ from check_dnsbl.querynames import query_name, show, test_entries
 from check_dnsbl.settings import Settings
 from check_dnsbl.subjects import subjects
 from check_dnsbl.verdict import classify, self_tested, with_txt
-from check_dnsbl.wire import TXT, A
+from check_dnsbl.wire import AAAA, NS, TXT, A
 
 #: A list's self-test for one family, shared by every pair that needs it.
 Test = asyncio.Task[SelfTest]
@@ -183,6 +189,10 @@ class Dnsbl(nagiosplugin.Resource):
             late = sum(row.count(None) for row in results)
             verdicts = self._not_asked(found, rows, results)
             self_tests = await asyncio.gather(*tests.values())
+            direct_sent = 0
+            if s.direct:
+                direct_sent, direct_tests = await self._direct(client, found, verdicts)
+                self_tests += direct_tests
         reports = tuple(
             TargetReport(
                 subject.value if isinstance(subject.value, str) else show(subject.value),
@@ -199,6 +209,7 @@ class Dnsbl(nagiosplugin.Resource):
             pairs=sum(map(len, rows)),
             not_asked=paced + late,
             queries=client.sent,
+            direct=direct_sent,
             junk=client.junk,
         )
 
@@ -240,15 +251,100 @@ class Dnsbl(nagiosplugin.Resource):
             return Verdict(lst, Status.NOT_APPLICABLE, reason="list has IPv6 data only")
         return None
 
+    async def _direct(
+        self, client: DnsClient, found: list[Subject], verdicts: list[tuple[Verdict, ...]]
+    ) -> tuple[int, list[SelfTest]]:
+        """--direct: the pairs the resolver left unusable, asked again of the
+        list's own servers (found through the resolver: NS, then A/AAAA),
+        without recursion, paced by the same --max-qps, within the same
+        deadline; their self-test too. Replaces those verdicts in place;
+        returns the queries sent to the servers, and their self-tests."""
+        todo = [
+            (i, j) for i, row in enumerate(verdicts) for j, v in enumerate(row) if wants_direct(v)
+        ]
+        zones = list(dict.fromkeys(verdicts[i][j].dnsbl.query_zone for i, j in todo))
+        found_servers = await asyncio.gather(*(_servers(client, zone) for zone in zones))
+        servers: dict[str, tuple[str, DnsClient] | str] = {}
+        s = self.settings
+        for zone, server in zip(zones, found_servers, strict=True):
+            if isinstance(server, str):
+                servers[zone] = server
+                continue
+            name, address = server
+            servers[zone] = (
+                server_name(name, address),
+                DnsClient(
+                    (Resolver(address),),
+                    query_timeout=s.query_timeout,
+                    retries=s.retries,
+                    workers=s.workers,
+                    deadline=client.deadline,
+                    pacer=client.pacer,
+                    recursive=False,
+                ),
+            )
+        clients = [c[1] for c in servers.values() if not isinstance(c, str)]
+        tests: dict[tuple[str, str], Test] = {}
+        rows = [list(row) for row in verdicts]
+
+        async def again(i: int, j: int) -> None:
+            old, subject = rows[i][j], found[i]
+            lst = old.dnsbl
+            server = servers[lst.query_zone]
+            if isinstance(server, str):
+                rows[i][j] = replace(old, reason=f"{old.reason}; --direct: {server}")
+                return
+            shown, direct = server
+            read = partial(read_direct, shown)
+            key = (lst.zone, subject.family)
+            if key not in tests:
+                tests[key] = self._self_test(direct, lst, subject.family, read)
+            name = query_name(subject.value, lst)
+            verdict = classify(lst, read(await direct.ask(name, A)))
+            if verdict.reason.startswith(NOT_ASKED):  # the deadline came first
+                return
+            if verdict.status.entry:
+                verdict = with_txt(verdict, read(await direct.ask(name, TXT)))
+            test = await tests[key]
+            rows[i][j] = marked(
+                self_tested(verdict, *test.verdicts, test.entries, subject.family == "6"), shown
+            )
+
+        for direct in clients:
+            await direct.__aenter__()
+        try:
+            await asyncio.gather(*(again(i, j) for i, j in todo))
+            self_tests = await asyncio.gather(*tests.values())
+        finally:
+            for direct in clients:
+                await direct.__aexit__()
+        verdicts[:] = [tuple(row) for row in rows]
+        named = {
+            zone: server[0] for zone, server in servers.items() if not isinstance(server, str)
+        }
+        return sum(direct.sent for direct in clients), [
+            replace(
+                test,
+                zone=f"{test.zone} (asked {named[test.verdicts[0].dnsbl.query_zone]} directly)",
+            )
+            for test in self_tests
+        ]
+
     @staticmethod
-    def _self_test(client: DnsClient, lst: DnsblList, family: str) -> Test:
-        """The list's verdicts on its test entries. Both queries are sent now,
-        before any real query, so that --max-qps never starves them."""
+    def _self_test(
+        client: DnsClient,
+        lst: DnsblList,
+        family: str,
+        read: Callable[[Outcome], Outcome] = lambda outcome: outcome,
+    ) -> Test:
+        """The list's verdicts on its test entries (the replies read by
+        ``read``: the direct path's). Both queries are sent now, before any
+        real query, so that --max-qps never starves them."""
         entries = test_entries(lst, family)
         asked = asyncio.gather(*(client.query(query_name(e, lst), A) for e in entries))
 
         async def judged() -> SelfTest:
-            positive, negative = await asked
+            positive, negative = map(read, await asked)
             return SelfTest(lst.label, entries, (classify(lst, positive), classify(lst, negative)))
 
         return asyncio.ensure_future(judged())
@@ -269,3 +365,20 @@ class Dnsbl(nagiosplugin.Resource):
             verdict = with_txt(verdict, await client.ask(name, TXT))
         test = await tests[(lst.zone, subject.family)]
         return self_tested(verdict, *test.verdicts, test.entries, subject.family == "6")
+
+
+async def _servers(client: DnsClient, zone: str) -> tuple[str, str] | str:
+    """The first of a zone's own servers that has an address (its name and
+    address, IPv4 first), through the resolver; else why there is none."""
+    ns = await client.query(zone, NS)
+    if isinstance(ns, Failure):
+        return f"no servers of {zone} known: NS query failed: {ns.reason}"
+    names: Sequence[str] = sorted(ns.records)
+    if not names:
+        return f"no servers of {zone} known: no NS records ({ns.rcode})"
+    for name in names:
+        for rdtype in (A, AAAA):
+            address = await client.query(name, rdtype)
+            if isinstance(address, Reply) and address.records:
+                return name, sorted(address.records)[0]
+    return f"no address for the servers of {zone} ({', '.join(names)})"

@@ -41,6 +41,8 @@ class Settings:
     retries: int = 1
     workers: int = 128
     max_qps: float = 0.0
+    #: --direct: ask a list's own servers when the resolver's answer is unusable.
+    direct: bool = False
     #: The most addresses one run checks, -H networks, names and MX hosts together.
     max_addresses: int = 256
     verbosity: int = 0

@@ -131,7 +131,21 @@ def _tags(verdict: Verdict, new: bool = False) -> list[str]:
 def listing(verdict: Verdict, new: bool = False) -> str:
     """``zen.spamhaus.org (XBL)``: the zone and what its code says."""
     tags = _tags(verdict, new)
-    return f"{verdict.dnsbl.label} ({', '.join(tags)})" if tags else verdict.dnsbl.label
+    shown = f"{verdict.dnsbl.label} ({', '.join(tags)})" if tags else verdict.dnsbl.label
+    return shown + _asked(verdict)
+
+
+def _asked(verdict: Verdict) -> str:
+    """`` (asked ns1.example [192.0.2.53] directly)``: a verdict of --direct."""
+    return f" (asked {verdict.direct} directly)" if verdict.direct else ""
+
+
+def _clean_direct(reports: list[TargetReport]) -> str:
+    """Which "not listed" came from a list's own server (--direct)."""
+    asked = {v.dnsbl.label: v for r in reports for v in r.clean if v.direct}
+    if len(asked) == 1 and all(r.asked == 1 for r in reports):
+        return _asked(next(iter(asked.values())))
+    return "".join(f"; {label}{_asked(v)}" for label, v in asked.items())
 
 
 def rating(report: TargetReport) -> str:
@@ -164,7 +178,7 @@ def _noun(reports: list[TargetReport]) -> str:
 
 
 def _verdict_line(report: TargetReport, v: Verdict) -> str:
-    detail = f" ({v.reason})" if v.reason else ""
+    detail = f" ({v.reason})" if v.reason else _asked(v)
     if v.status is Status.CLEAN and not v.dnsbl.blocks:
         detail = f" ({v.dnsbl.role}: no entry, which is neither good nor bad news)"
     return f"{v.dnsbl.label}: {report.target} {v.status.value}{detail}"
@@ -249,7 +263,7 @@ class DnsblSummary(nagiosplugin.Summary):
             elif report.asked:
                 clean = len(report.clean)
                 of = f"{clean} of {lists}" if clean != report.asked else lists
-                head = f"{_who(report)} not listed on {of}"
+                head = f"{_who(report)} not listed on {of}{_clean_direct(reports)}"
             else:  # only allowlists and reputation zones answered
                 return f"{_who(report)} {good or 'has no entry on ' + _quiet(reports)}{tail}"
             return head + (f"; {good}" if good else "") + tail
@@ -267,7 +281,7 @@ class DnsblSummary(nagiosplugin.Summary):
             lists = _plural(most, "list")
             judged = sum(1 for r in reports if r.clean)
             of = f"{judged} of {len(reports)}" if judged < len(reports) else str(len(reports))
-            return f"{of} {noun} not listed on {lists}{good}{tail}"
+            return f"{of} {noun} not listed on {lists}{_clean_direct(reports)}{good}{tail}"
         each = [
             f"{_who(r)} on " + _some([tagged(r, v) for v in r.having(Status.LISTED)])
             for r in listed[:FIRST_LINE_ITEMS]
@@ -316,6 +330,7 @@ class DnsblSummary(nagiosplugin.Summary):
             yield (
                 f"{findings.queries} queries sent to "
                 + ", ".join(str(r) for r in self.settings.resolvers)
+                + (f", {findings.direct} to the lists' own servers" if findings.direct else "")
                 + f"; {findings.junk} malformed or mismatched replies ignored"
             )
 
@@ -372,6 +387,8 @@ class DnsblSummary(nagiosplugin.Summary):
         else:
             role = f"{v.dnsbl.role}, never a listing"
             line = f"{report.target} on {v.dnsbl.label} ({role}): " + "; ".join(parts)
+        if v.direct:
+            line += f"; asked {v.direct} directly"
         txt = printable(v.txt, self.settings.secrets, TXT_BYTES)
         if txt:
             line += f'; reason: "{txt}"'

@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 
 A, NS, CNAME, SOA, MX, TXT, AAAA, OPT = 1, 2, 5, 6, 15, 16, 28, 41
 IN = 1
-QR, TC, RD = 0x8000, 0x0200, 0x0100
+QR, AA, TC, RD = 0x8000, 0x0400, 0x0200, 0x0100
 _OPCODE = 0x7800
 RCODES = {
     0: "NOERROR",
@@ -97,9 +97,10 @@ def question(name: str, rdtype: int) -> bytes:
     return wire + b"\x00" + struct.pack("!HH", rdtype, IN)
 
 
-def query(qid: int, question_wire: bytes) -> bytes:
-    """A recursive query (RD) with EDNS0, under ``qid``."""
-    return _HEADER.pack(qid, RD, 1, 0, 0, 1) + question_wire + _OPT
+def query(qid: int, question_wire: bytes, recursive: bool = True) -> bytes:
+    """A query with EDNS0, under ``qid``: recursive (RD) unless it goes to
+    a zone's own server (--direct)."""
+    return _HEADER.pack(qid, RD if recursive else 0, 1, 0, 0, 1) + question_wire + _OPT
 
 
 def reply_id(data: bytes) -> int:
