@@ -35,16 +35,20 @@ POSTFIX_TEST_PACKAGES := util-linux iproute2 libdb5.3 libicu72 libnsl2 libsasl2-
 POSTFIX_DIR := build/postfix
 # The suite: the DNS servers, both monitoring cores, the deb build, and
 # Debian's own pytest/hypothesis/twine for the run on /usr/bin/python3;
-# libfaketime puts the cluster test's icinga2 master past its cold start.
+# libfaketime puts the cluster test's icinga2 master past its cold start;
+# graphite-carbon and graphite-web (with its Django) are the real Graphite of
+# tests/test_graphite.py, run on loopback with private configs (never /etc/carbon
+# or /etc/graphite; tools/apt-install starts neither daemon).
 TEST_PACKAGES := $(sort $(DEMO_PACKAGES) $(DEB_PACKAGES) unbound dnsutils python3-venv \
 	python3-pytest python3-hypothesis twine icinga2 nagios4-core monitoring-plugins-contrib \
-	libfaketime $(POSTFIX_TEST_PACKAGES))
+	libfaketime graphite-carbon graphite-web $(POSTFIX_TEST_PACKAGES))
 
 LINT := $(VENV)/bin/ruff check check_dnsbl tests bench tools demo \
 	&& $(VENV)/bin/ruff format --check check_dnsbl tests bench tools demo \
 	&& $(VENV)/bin/mypy check_dnsbl tests/dnsworld.py tests/dnsrelay.py tests/faultservers.py \
 		tests/conftest.py tests/delivery.py tests/test_packaging.py tests/icinga_harness.py \
-		tests/test_cluster.py tests/postfixworld.py bench demo/run.py \
+		tests/test_cluster.py tests/postfixworld.py tests/graphite_harness.py tests/test_graphite.py \
+		bench demo/run.py \
 		tools/readme.py tools/debchangelog.py
 
 .PHONY: help deps demo-deps deb-deps postfix venv lint test test-venv test-debian check demo \

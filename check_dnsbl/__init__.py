@@ -38,6 +38,8 @@ every import points down (a module uses only those on its floor or below)::
     catalog      DnsblList, Catalog: the lists (catalog.toml, data not code),
                  what their codes mean and how severe each is
     keys         keys of keyed lists (Spamhaus DQS, Abusix); redaction
+    labels       pure: a list's zone -> its perfdata label (--perfdata-per-list),
+                 safe in Graphite, InfluxDB and PNP4Nagios; collisions refused
     configfile   files named on the command line: regular, bounded, or
                  one line why not
     publicsuffix the Public Suffix List (the host's copy: PyPI's

@@ -17,6 +17,7 @@ from check_dnsbl import __version__, configfile, extraopts, publicsuffix
 from check_dnsbl.catalog import Catalog, CatalogError, DnsblList, normalize_zone, parse_lists
 from check_dnsbl.history import default_path
 from check_dnsbl.keys import KeyFileError, load_keys
+from check_dnsbl.labels import list_labels
 from check_dnsbl.model import Target, kind
 from check_dnsbl.outbound import default_vias, parse_via
 from check_dnsbl.resolvers import parse_resolver, system_resolvers
@@ -87,7 +88,8 @@ def build_parser() -> _Parser:
             "Exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (also for usage errors,\n"
             "-h, -V and --show-lists).\n"
             "Perfdata: listed, lists, errors, time (s); new and delisted with the history;\n"
-            "addresses(_listed), domains(_listed) when several targets are checked.\n"
+            "addresses(_listed), domains(_listed) when several targets are checked;\n"
+            "list_<zone> per list with --perfdata-per-list.\n"
             "--extra-opts=[section][@file] reads options from an ini file, as Monitoring\n"
             "Plugins do (e.g. Debian's check_rbl.ini: [rbl] server=...).\n"
             "--lists-file, key files and --extra-opts files must be regular UTF-8 files\n"
@@ -282,6 +284,14 @@ def build_parser() -> _Parser:
         "checks within the lists' usage terms",
     )
     a(
+        "--perfdata-per-list",
+        action="store_true",
+        help="add one perfdata series per list, labelled list_ and the zone with every "
+        "character but a-z, 0-9 and - as _ (zen.spamhaus.org: list_zen_spamhaus_org): "
+        "the number of targets listed on it (0 or 1 for one address), absent in a run "
+        "where the list gave no usable answer",
+    )
+    a(
         "--direct",
         action="store_true",
         help="when the resolver's answer is unusable (refused, SERVFAIL, rewritten, timed "
@@ -407,6 +417,11 @@ def parse(argv: Sequence[str], prog: str = "check_dnsbl") -> Settings:
     except (ValueError, KeyFileError) as exc:
         raise UsageError(str(exc)) from None
     lists, secrets = _lists(args, targets, keys)
+    if args.perfdata_per_list:
+        try:
+            list_labels(lst.zone for lst in lists)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     return Settings(
         targets=targets,
         lists=lists,
@@ -429,6 +444,7 @@ def parse(argv: Sequence[str], prog: str = "check_dnsbl") -> Settings:
         state_file=None if args.no_state else args.state_file or _default_state(targets, lists),
         new_listing_state=args.new_listing_state or ("warning" if args.new_listings_only else ""),
         new_listings_only=args.new_listings_only,
+        perfdata_per_list=args.perfdata_per_list,
     )
 
 

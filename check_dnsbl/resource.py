@@ -19,6 +19,7 @@ from check_dnsbl.direct import marked, read_direct, server_name, wants_direct
 from check_dnsbl.dnsclient import DnsClient
 from check_dnsbl.history import key, record
 from check_dnsbl.keys import KEYS, env_name
+from check_dnsbl.labels import list_labels
 from check_dnsbl.model import (
     NOT_ASKED,
     Discovery,
@@ -66,7 +67,12 @@ def metrics(
 
     ``listed`` is the count the thresholds judge: the worst target's
     listings, out of the most lists any target was asked of. With several
-    targets, ``listed_total`` adds them all up, with no thresholds."""
+    targets, ``listed_total`` adds them all up, with no thresholds, out of
+    every (target, list) pair asked.
+
+    Every series has a min (0) and a max where one exists; counts have no
+    unit, ``time`` is in seconds (``s``), per the Monitoring Plugins
+    guidelines, so that graphing tools scale the axes right."""
     s = settings
     if s.state_file is not None:
         changes = findings.changes
@@ -102,9 +108,30 @@ def metrics(
                     f"{noun}_listed", listed, min=0, max=len(mine), context="perf"
                 )
         total = sum(len(r.counted) for r in reports)
-        yield nagiosplugin.Metric("listed_total", total, min=0, context="perf")
+        asked = sum(r.asked for r in reports)
+        yield nagiosplugin.Metric("listed_total", total, min=0, max=asked, context="perf")
+    if s.perfdata_per_list:
+        yield from per_list(reports)
     yield nagiosplugin.Metric("time", round(elapsed, 3), "s", min=0, context="perf")
     yield nagiosplugin.Metric("findings", findings, context="findings")
+
+
+def per_list(reports: tuple[TargetReport, ...]) -> Iterator[nagiosplugin.Metric]:
+    """--perfdata-per-list: per list, how many targets it lists (of those it
+    answered usably about: the max); no series for a list that answered
+    nothing usable in this run, so a graph shows a gap, never a false 0."""
+    listed: dict[str, int] = {}
+    usable: dict[str, int] = {}
+    for r in reports:
+        for v in r.verdicts:
+            zone = v.dnsbl.zone
+            listed.setdefault(zone, 0)
+            if v.status in (Status.LISTED, Status.RATED, Status.CLEAN):
+                usable[zone] = usable.get(zone, 0) + 1
+                listed[zone] += v.status is Status.LISTED
+    for zone, label in list_labels(listed).items():
+        if usable.get(zone):
+            yield nagiosplugin.Metric(label, listed[zone], min=0, max=usable[zone], context="perf")
 
 
 class Dnsbl(nagiosplugin.Resource):

@@ -56,6 +56,8 @@ class Settings:
     new_listing_state: str = ""
     #: The state comes only from new listings (a volatile companion service).
     new_listings_only: bool = False
+    #: One perfdata series per list (labels.list_label), with --perfdata-per-list.
+    perfdata_per_list: bool = False
 
     @property
     def deadline(self) -> float:

@@ -541,6 +541,18 @@ object ApiListener "api" {{
 """
 
 
+def graphite_writer_conf(port: int) -> str:
+    """A GraphiteWriter to 127.0.0.1:``port``, with the thresholds: each
+    series' min, max, warn and crit go out beside its value."""
+    return f"""
+object GraphiteWriter "graphite" {{
+  host = "127.0.0.1"
+  port = {port}
+  enable_send_thresholds = true
+}}
+"""
+
+
 def free_port() -> int:
     """A TCP port free on 127.0.0.1 now (the daemon binds it a moment later)."""
     with socket.create_server(("127.0.0.1", 0)) as sock:

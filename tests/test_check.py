@@ -260,7 +260,7 @@ def test_host_name_checks_every_a_and_aaaa(world: DnsWorld) -> None:
     )
     # listed: the worst address's count, with the thresholds; listed_total: all, without
     assert (r.value("addresses"), r.value("addresses_listed")) == ("2", "2")
-    assert (r.perfdata["listed"], r.perfdata["listed_total"]) == ("2;0;1;0;2", "3;;;0")
+    assert (r.perfdata["listed"], r.perfdata["listed_total"]) == ("2;0;1;0;2", "3;;;0;3")
 
 
 def test_clean_host_name(world: DnsWorld) -> None:

@@ -33,6 +33,10 @@ from tests.conftest import check_dnsbl as run
         (["-H", "192.0.2.1", "--bogus"], "unrecognized arguments: --bogus"),
         (["-H"], "argument -H/--host/--hostname: expected one argument"),
         (["-H", "192.0.2.1", "--lists-file", "/nonexistent"], "cannot read --lists-file"),
+        (
+            ["-H", "192.0.2.1", "--perfdata-per-list", "-s", "a.b.test", "-s", "a_b.test"],
+            "--perfdata-per-list: a.b.test and a_b.test would share the label list_a_b_test",
+        ),
     ],
 )
 def test_usage_errors_are_one_line_unknown(args: list[str], message: str) -> None:

@@ -39,6 +39,7 @@ from tests.icinga_harness import (
     SHIPPED_CONF,
     GraphiteSink,
     Icinga,
+    graphite_writer_conf,
     live_pids,
     nagios_validate,
     read_mails,
@@ -441,11 +442,6 @@ object FileLogger "main-log" {
   severity = "notice"
   path = LogDir + "/icinga2.log"
 }
-object GraphiteWriter "graphite" {
-  host = "127.0.0.1"
-  port = @GRAPHITE_PORT@
-  enable_send_thresholds = true
-}
 object User "postmaster" {
   email = "postmaster@example.test"
 }
@@ -582,9 +578,8 @@ def test_icinga_e2e_notifies_and_recovers(icinga2: str, world: DnsWorld, tmp_pat
     key_file.chmod(0o600)
 
     with GraphiteSink() as graphite:
-        body = E2E_OBJECTS
+        body = E2E_OBJECTS + graphite_writer_conf(graphite.port)
         for name, value in {
-            "GRAPHITE_PORT": str(graphite.port),
             "LISTED": LISTED,
             "DQS_ONLY": DQS_ONLY,
             "DQS_KEY_FILE": str(key_file),

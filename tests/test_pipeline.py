@@ -351,8 +351,69 @@ def test_listed_is_the_worst_addresss_count_with_the_thresholds() -> None:
     )
     assert out.splitlines()[-1] == (
         "| addresses=2;;;0 addresses_listed=2;;;0;2 errors=0;0;;0;2 listed=1;1;2;0;2 "
-        "listed_total=2;;;0 lists=2;;;0 time=0.25s;;;0"
+        "listed_total=2;;;0;4 lists=2;;;0 time=0.25s;;;0"
     )
     warned = run(first, second, lists=both)
     assert warned.startswith("1 DNSBL WARNING - ")
-    assert " listed=1;0;1;0;2 listed_total=2;;;0 " in warned.splitlines()[-1]
+    assert " listed=1;0;1;0;2 listed_total=2;;;0;4 " in warned.splitlines()[-1]
+
+
+def test_perfdata_per_list_names_the_list_and_drops_an_unusable_one() -> None:
+    """--perfdata-per-list: 1 listed, 0 not, and no series at all for a list
+    that gave no usable answer; the other series stay as they were."""
+    xbl = Verdict(ZEN, Status.LISTED, (XBL,))
+    broken = Verdict(DRONEBL, Status.UNUSABLE, reason="timeout")
+    three = (ZEN, SPAMCOP, DRONEBL)
+    out = run(report(xbl, Verdict(SPAMCOP, Status.CLEAN), broken), lists=three)
+    per_list = run(
+        report(xbl, Verdict(SPAMCOP, Status.CLEAN), broken), lists=three, perfdata_per_list=True
+    )
+    assert out.splitlines()[-1] == (
+        "| errors=1;0;;0;3 listed=1;0;1;0;3 lists=3;;;0 time=0.25s;;;0"
+    )
+    assert per_list.splitlines()[-1] == (
+        "| errors=1;0;;0;3 list_bl_spamcop_net=0;;;0;1 list_zen_spamhaus_org=1;;;0;1 "
+        "listed=1;0;1;0;3 lists=3;;;0 time=0.25s;;;0"
+    )
+    assert per_list.splitlines()[:-1] == out.splitlines()[:-1]
+
+
+def test_perfdata_per_list_counts_the_targets_it_lists() -> None:
+    """With several targets: the number listed on that list, of those it
+    answered usably about."""
+    both = (SPAMCOP, PSBL)
+    first = report(answered(SPAMCOP, "127.0.0.2"), answered(PSBL, "127.0.0.2"), target="a")
+    second = report(
+        Verdict(SPAMCOP, Status.CLEAN), Verdict(PSBL, Status.UNUSABLE, reason="x"), target="b"
+    )
+    out = run(first, second, lists=both, perfdata_per_list=True)
+    assert " list_bl_spamcop_net=1;;;0;2 list_psbl_surriel_com=1;;;0;1 " in out
+
+
+def test_every_series_has_a_min_counts_no_unit_and_time_seconds() -> None:
+    """Graphing tools scale the axes from min and max: every series a run can
+    emit (history, host names, several targets, per list) has min 0; counts
+    have no unit (Monitoring Plugins guidelines), ``time`` is in seconds; the
+    max where one exists."""
+    listed = Verdict(SPAMCOP, Status.LISTED, (ipaddress.IPv4Address("127.0.0.2"),))
+    out = run(
+        TargetReport("192.0.2.1", "a.example.com", "ip", (listed, Verdict(ZEN, Status.CLEAN))),
+        TargetReport("192.0.2.2", "a.example.com", "ip", (Verdict(SPAMCOP, Status.CLEAN),) * 2),
+        found=Findings(changes=Changes()),
+        targets=(HostName("a.example.com"),),
+        state_file=object(),
+        perfdata_per_list=True,
+    )
+    series = dict(item.split("=", 1) for item in out.splitlines()[-1][2:].split(" "))
+    assert sorted(series) == [
+        "addresses", "addresses_listed", "delisted", "errors", "list_bl_spamcop_net",
+        "list_zen_spamhaus_org", "listed", "listed_total", "lists", "new", "time", "unchecked",
+    ]  # fmt: skip
+    bounded = {"addresses_listed", "errors", "list_bl_spamcop_net", "list_zen_spamhaus_org",
+               "listed", "listed_total"}  # fmt: skip
+    for label, perf in series.items():
+        value, _warn, _crit, low, high = [*perf.split(";"), ""][:5]
+        assert low == "0", (label, perf)
+        assert (high != "") == (label in bounded), (label, perf)
+        unit = value.lstrip("0123456789.")
+        assert unit == ("s" if label == "time" else ""), (label, perf)

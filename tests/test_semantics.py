@@ -265,4 +265,4 @@ def test_two_addresses_each_on_one_list(
         " - 2 of 2 addresses listed: 198.51.100.97 on bl.spamcop.net; "
         "198.51.100.98 on psbl.surriel.com"
     )
-    assert (r.perfdata["listed"], r.perfdata["listed_total"]) == (listed, "2;;;0")
+    assert (r.perfdata["listed"], r.perfdata["listed_total"]) == (listed, "2;;;0;4")
