@@ -390,13 +390,14 @@ class Dnsbl(nagiosplugin.Resource):
 async def _servers(client: DnsClient, zone: str) -> list[tuple[str, str]] | str:
     """Up to DIRECT_SERVERS of a zone's own servers that have an address
     (name and address, IPv4 first, in name order), through the resolver;
-    else why there are none."""
+    else why there are none (without the zone's name, so that lists failing
+    alike share a line of the output)."""
     ns = await client.query(zone, NS)
     if isinstance(ns, Failure):
-        return f"no servers of {zone} known: NS query failed: {ns.reason}"
+        return f"no servers known: NS query failed: {ns.reason}"
     names: Sequence[str] = sorted(ns.records)
     if not names:
-        return f"no servers of {zone} known: no NS records ({ns.rcode})"
+        return f"no servers known: no NS records ({ns.rcode})"
     found = []
     for name in names:
         for rdtype in (A, AAAA):
@@ -406,4 +407,4 @@ async def _servers(client: DnsClient, zone: str) -> list[tuple[str, str]] | str:
                 break
         if len(found) == DIRECT_SERVERS:
             break
-    return found or f"no address for the servers of {zone} ({', '.join(names)})"
+    return found or f"no address for its servers ({', '.join(n.rstrip('.') for n in names)})"

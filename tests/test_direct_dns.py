@@ -54,6 +54,7 @@ SERVED = [
     Zone("dnsbl-1.uceprotect.net", ip4=(TEST_V4, "198.51.100.4 :127.0.0.2:listed")),
 ]
 PUBLIC_RESOLVER = "0/0 :127.255.255.254:query via public resolver"
+NO_NS, NO_ADDRESS = "nons.direct.test", "noaddr.direct.test"
 
 
 def ns(zone: str, host: str, address: str) -> dict[str, list[str]]:
@@ -71,6 +72,9 @@ HOSTS = {
     **ns("b.barracudacentral.org", "ns.referral.direct.test", REFERRAL),
     # two servers: the lame one first by name, then one that answers
     "dnsbl-1.uceprotect.net": ["NS ns.lame.direct.test.", "NS ns1.zen.direct.test."],
+    # no servers to be found: no NS records, or an NS name without an address
+    NO_NS: ["A 127.0.0.9"],
+    NO_ADDRESS: ["NS ns.noaddr.direct.test."],
 }
 REFUSING = [
     Zone("zen.spamhaus.org", ip4trie=(PUBLIC_RESOLVER,)),
@@ -86,6 +90,8 @@ REFUSING = [
         )
     ),
     Zone("b.barracudacentral.org", behaviour="servfail"),
+    Zone(NO_NS, behaviour="servfail"),
+    Zone(NO_ADDRESS, behaviour="servfail"),
 ]
 
 
@@ -348,3 +354,38 @@ def test_a_lame_first_server_gives_way_to_the_next(world: DnsWorld) -> None:
         "DNSBL WARNING - 198.51.100.4 listed on 1 of 1 list: dnsbl-1.uceprotect.net "
         "(asked ns1.zen.direct.test [127.53.11.1] directly)",
     )
+
+
+def test_a_list_whose_servers_cannot_be_found_says_why(world: DnsWorld) -> None:
+    """No NS records, or NS names without an address: the list stays
+    unusable, the resolver's reason first, then why --direct found no server."""
+    r = check(world, "--direct", "-H", "192.0.2.1", "-s", NO_NS, "-s", NO_ADDRESS)
+    failed = f"resolver {world.resolver} answered SERVFAIL; --direct: "
+    assert (r.returncode, r.first_line) == (
+        3,
+        f"DNSBL UNKNOWN - no usable answer from any list for 192.0.2.1: {failed}"
+        "no servers known: no NS records",
+    )
+    assert r.long_output == [
+        f"{NO_NS} unusable for 192.0.2.1: {failed}no servers known: no NS records (NOERROR)",
+        f"{NO_ADDRESS} unusable for 192.0.2.1: {failed}"
+        "no address for its servers (ns.noaddr.direct.test)",
+    ]
+
+
+def test_lists_that_fail_alike_with_direct_share_a_line() -> None:
+    """The resolver down: no NS can be asked; the reason names no zone, so
+    the lists share one line."""
+    r = check_dnsbl(
+        "-n", "127.0.0.1:9", "-t", "5", "--no-state", "--direct",
+        "-H", "192.0.2.1", "-s", "zen.spamhaus.org", "-s", "bl.spamcop.net",
+    )  # fmt: skip
+    down = "resolver 127.0.0.1:9 unreachable"
+    assert (r.returncode, r.first_line) == (
+        3,
+        f"DNSBL UNKNOWN - no usable answer from any list for 192.0.2.1: {down}",
+    )
+    assert r.long_output == [
+        f"zen.spamhaus.org, bl.spamcop.net unusable for 192.0.2.1: {down} (Connection "
+        f"refused); --direct: no servers known: NS query failed: {down} (Connection refused)"
+    ]
