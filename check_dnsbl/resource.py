@@ -284,10 +284,10 @@ class Dnsbl(nagiosplugin.Resource):
             )
 
         servers: dict[str, list[tuple[str, DnsClient]] | str] = {
-            zone: found
-            if isinstance(found, str)
-            else [(server_name(name, address), asker(address)) for name, address in found]
-            for zone, found in zip(zones, found_servers, strict=True)
+            zone: got
+            if isinstance(got, str)
+            else [(server_name(name, address), asker(address)) for name, address in got]
+            for zone, got in zip(zones, found_servers, strict=True)
         }
         clients = [c for known in servers.values() if not isinstance(known, str) for _, c in known]
         chosen: dict[tuple[str, str], asyncio.Task[Server | str]] = {}
