@@ -245,10 +245,18 @@ _RBLDNSD_OK = re.compile(
 )
 
 
-class _Daemon:
-    """One child process in its own process group, logging to a file."""
+class Daemon:
+    """One child process in its own process group, logging to a file (the
+    test harnesses' one way to run a daemon: DnsWorld's, Graphite's)."""
 
-    def __init__(self, name: str, argv: list[str], log: Path, cwd: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        log: Path,
+        cwd: Path,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.name, self.log = name, log
         with open(log, "ab") as logf:  # the child keeps its own copy
             self.proc = subprocess.Popen(
@@ -257,6 +265,7 @@ class _Daemon:
                 stdout=logf,
                 stderr=subprocess.STDOUT,
                 cwd=cwd,
+                env=env,
                 start_new_session=True,
             )
 
@@ -269,9 +278,10 @@ class _Daemon:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def stop(self) -> None:
-        """TERM the whole group, KILL it if slow, always reap."""
-        for sig, grace in ((signal.SIGTERM, 3.0), (signal.SIGKILL, 3.0)):
+    def stop(self, grace: float = 3.0) -> None:
+        """TERM the whole group, KILL it if slow (after ``grace`` seconds
+        each), always reap."""
+        for sig in (signal.SIGTERM, signal.SIGKILL):
             try:
                 os.killpg(self.proc.pid, sig)
             except ProcessLookupError:
@@ -340,7 +350,7 @@ class DnsWorld:
         self.relay = ""
         self.relay_control = ""
         self._delay = relay.delay if relay else 0.0
-        self._daemons: dict[str, _Daemon] = {}  # in start order
+        self._daemons: dict[str, Daemon] = {}  # in start order
         self._droppers: dict[str, socket.socket] = {}
         self._serial = 0
         self._mtime_ns = 0
@@ -543,8 +553,8 @@ class DnsWorld:
         unbound = self._daemon("unbound", [exe, "-d", "-p", "-c", str(conf)], self.workdir)
         self._wait_daemon(unbound, lambda: self._serial_seen(self.resolver, PROBE_ZONE, None))
 
-    def _daemon(self, name: str, argv: list[str], cwd: Path) -> _Daemon:
-        daemon = _Daemon(name, argv, self.workdir / f"{name}.log", cwd)
+    def _daemon(self, name: str, argv: list[str], cwd: Path) -> Daemon:
+        daemon = Daemon(name, argv, self.workdir / f"{name}.log", cwd)
         self._daemons[name] = daemon
         return daemon
 
@@ -628,7 +638,7 @@ class DnsWorld:
         texts = [rd.to_text() for rrset in reply.answer for rd in rrset]
         return serial is None or texts == [f'"{serial}"']
 
-    def _wait_daemon(self, daemon: _Daemon, ready: _Probe) -> None:
+    def _wait_daemon(self, daemon: Daemon, ready: _Probe) -> None:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if not daemon.alive():

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import time
 import urllib.parse
@@ -22,6 +21,7 @@ import urllib.request
 from pathlib import Path
 from types import TracebackType
 
+from tests.dnsworld import Daemon
 from tests.icinga_harness import free_port, live_pids, port_listening, wait_for
 
 PYTHON = "/usr/bin/python3"  # Debian's: graphite-web and carbon are its modules
@@ -114,7 +114,7 @@ class Graphite:
             "GRAPHITE_SETTINGS_MODULE": "local_settings",
             "PYTHONPATH": str(root / "web"),
         }
-        self._procs: list[subprocess.Popen[bytes]] = []
+        self._daemons: list[Daemon] = []
         #: Every process group started (one per daemon), to prove none is left.
         self.groups: list[int] = []
 
@@ -134,14 +134,10 @@ class Graphite:
         self.stop()
 
     def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
-        with (self.root / "log" / f"{name}.out").open("ab") as out:
-            proc = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                env=self.env, cwd=self.root, start_new_session=True,
-            )  # fmt: skip
-        self._procs.append(proc)
-        self.groups.append(proc.pid)
-        return proc
+        daemon = Daemon(name, argv, self.root / "log" / f"{name}.out", self.root, self.env)
+        self._daemons.append(daemon)
+        self.groups.append(daemon.proc.pid)
+        return daemon.proc
 
     def start(self) -> None:
         carbon = self._spawn(
@@ -183,19 +179,9 @@ class Graphite:
 
     def stop(self) -> None:
         """SIGTERM each process group, SIGKILL what is left, reap; no port stays bound."""
-        procs, self._procs = self._procs, []
-        for proc in procs:
-            for sig in (signal.SIGTERM, signal.SIGKILL):
-                try:
-                    os.killpg(proc.pid, sig)
-                except ProcessLookupError:
-                    break
-                try:
-                    proc.wait(STOP_TIMEOUT)
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
-            proc.wait(STOP_TIMEOUT)
+        daemons, self._daemons = self._daemons, []
+        for daemon in daemons:
+            daemon.stop(STOP_TIMEOUT)
 
     def leftovers(self) -> list[str]:
         """What outlived stop(): process groups, processes on this config, bound ports."""
