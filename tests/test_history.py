@@ -4,7 +4,9 @@ and root runs, and that never harms a file at its path that is not ours
 (special files, other programs' files, symlinks). Whatever happens to the
 file, the verdicts stay the same."""
 
+import atexit
 import contextlib
+import functools
 import grp
 import hashlib
 import json
@@ -516,10 +518,25 @@ def monitoring_user() -> pwd.struct_passwd:
     raise AssertionError("no nagios or nobody user")
 
 
+@functools.cache
+def readable_package() -> Path:
+    """A copy of the package that every user may read, to put on PYTHONPATH:
+    a checkout under a 0700 directory (``mktemp -d``, /root) is out of the
+    monitoring user's reach, and CI's clone may be one."""
+    base = Path(tempfile.mkdtemp(prefix="check_dnsbl-pkg-"))
+    atexit.register(shutil.rmtree, base, True)
+    shutil.copytree(
+        ROOT / "check_dnsbl", base / "check_dnsbl", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    for path in [base, *base.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return base
+
+
 def run_as(user: pwd.struct_passwd | None, world: DnsWorld, state: Path) -> Run:
     """A run as ``user`` (None: as root), as a monitoring core would start it,
     with this interpreter where the user may run it (a venv under /root is
-    out of its reach), else Debian's."""
+    out of its reach), else Debian's, on a copy of the package it may read."""
     who = {} if user is None else {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
     python = sys.executable
     try:
@@ -531,8 +548,9 @@ def run_as(user: pwd.struct_passwd | None, world: DnsWorld, state: Path) -> Run:
         capture_output=True,
         text=True,
         timeout=60,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PYTHONPATH": str(readable_package())},
         check=False,
+        cwd="/",
         **who,
     )  # type: ignore[call-overload]
     assert (proc.stderr, proc.returncode in (0, 1, 2, 3)) == ("", True), proc
